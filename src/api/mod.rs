@@ -1,0 +1,1 @@
+//! The WeChat HTTP API client: access token, card queries and messages.

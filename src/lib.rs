@@ -1,0 +1,19 @@
+//! cardbot is the callback server of a WeChat Official Account that hands out cards and
+//! coupons. The path of one event through the crate:
+//!
+//! - [`server`]: the HTTP callback. Verifies the signature, decrypts, parses and
+//!   drops WeChat's retries, then answers `success` once the event is durable.
+//! - [`wechat`]: the protocol itself, with no I/O: signatures, AES, XML, replies.
+//! - [`store`]: sled trees that must survive a crash: the inbox, dedup keys and more.
+//! - [`rules`]: the merchant's Rhai scripts that decide what to send.
+//! - [`api`]: the WeChat HTTP API client: access token, card queries, messages.
+//! - [`config`]: `config.toml` and environment overrides, validated at start.
+//! - [`telemetry`]: tracing setup.
+
+pub mod api;
+pub mod config;
+pub mod rules;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+pub mod wechat;

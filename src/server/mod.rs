@@ -1,0 +1,1 @@
+//! The HTTP server: the WeChat callback, health and admin endpoints.

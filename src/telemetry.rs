@@ -1,0 +1,1 @@
+//! Tracing setup: human-readable or JSON lines, filtered by config or RUST_LOG.

@@ -1,0 +1,8 @@
+//! The WeChat callback protocol, without I/O: signatures, message encryption, the
+//! pushed XML and the passive replies.
+
+pub mod crypto;
+pub mod event;
+pub mod reply;
+pub mod signature;
+pub mod xml;

@@ -1,0 +1,1 @@
+//! Passive replies: the XML answered on WeChat's own request, encrypted in safe mode.
