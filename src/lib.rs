@@ -11,6 +11,7 @@
 //! - [`telemetry`]: tracing setup.
 
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod rules;
 pub mod server;

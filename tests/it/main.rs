@@ -1,0 +1,3 @@
+//! The integration tests: one binary, real servers on loopback, real sled on temp dirs.
+
+mod support;

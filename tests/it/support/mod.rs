@@ -1,0 +1,18 @@
+//! Shared test helpers: fixtures, a fake WeChat API, the cardbot server under test.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The path of a fixture under tests/fixtures.
+pub fn fixture_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(relative)
+}
+
+/// The bytes of a fixture under tests/fixtures.
+pub fn fixture(relative: &str) -> Vec<u8> {
+    let path = fixture_path(relative);
+    std::fs::read(&path).unwrap_or_else(|err| panic!("fixture {}: {err}", path.display()))
+}
