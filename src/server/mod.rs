@@ -1,1 +1,123 @@
-//! The HTTP server: the WeChat callback, health and admin endpoints.
+//! The HTTP server: the WeChat callback, health, and the admin endpoints.
+
+mod callback;
+mod error;
+mod health;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpServer};
+
+pub use callback::CallbackQuery;
+pub use error::CallbackError;
+
+use crate::config::Config;
+use crate::store::Store;
+use crate::wechat::crypto::Keyring;
+
+/// How long in-flight requests may take to finish after a stop signal.
+const SHUTDOWN_GRACE_SECS: u64 = 30;
+
+/// What the callback needs from the configuration, decoded once.
+pub struct CallbackSettings {
+    pub token: String,
+    pub app_id: String,
+    pub keyring: Option<Keyring>,
+    pub max_body_bytes: usize,
+    pub max_clock_skew_secs: u64,
+}
+
+impl std::fmt::Debug for CallbackSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackSettings")
+            .field("app_id", &self.app_id)
+            .field("encrypted", &self.keyring.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallbackSettings {
+    /// Takes the callback's settings from a validated config.
+    pub fn from_config(config: &Config) -> CallbackSettings {
+        let keyring = config
+            .wechat
+            .aes_key()
+            .map(|current| Keyring::new(current, config.wechat.previous_aes_key()));
+        CallbackSettings {
+            token: config.wechat.token.clone(),
+            app_id: config.wechat.app_id.clone(),
+            keyring,
+            max_body_bytes: config.server.max_body_bytes,
+            max_clock_skew_secs: config.server.max_clock_skew_secs,
+        }
+    }
+}
+
+/// Everything a request handler reaches.
+#[derive(Debug)]
+pub struct AppState {
+    pub callback: CallbackSettings,
+    pub store: Store,
+}
+
+/// A server bound to its address, not yet running.
+pub struct Server {
+    addr: SocketAddr,
+    server: actix_web::dev::Server,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("addr", &self.addr).finish()
+    }
+}
+
+impl Server {
+    /// Binds `config.server.listen` and prepares the routes.
+    ///
+    /// The server stops gracefully on SIGTERM and ctrl-c: it stops accepting, lets the
+    /// requests in flight finish, and [`Server::run`] returns.
+    pub fn bind(config: &Config, state: AppState) -> std::io::Result<Server> {
+        let state = web::Data::from(Arc::new(state));
+        let callback_path = config.server.callback_path.clone();
+        let workers = match config.server.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+
+        let http = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .route("/healthz", web::get().to(health::healthz))
+                .route(&callback_path, web::get().to(callback::verify_url))
+                .route(&callback_path, web::post().to(callback::receive))
+        })
+        .workers(workers)
+        .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        .bind(config.server.listen)?;
+
+        let addr = http.addrs().first().copied().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address bound")
+        })?;
+        Ok(Server {
+            addr,
+            server: http.run(),
+        })
+    }
+
+    /// The address the server listens on (the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle that stops the server from elsewhere.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,3 +1,5 @@
 //! The integration tests: one binary, real servers on loopback, real sled on temp dirs.
 
+mod callback;
+mod crash;
 mod support;

@@ -1,6 +1,9 @@
-//! Shared test helpers: fixtures, a fake WeChat API, the cardbot server under test.
+//! Shared test helpers: fixtures, signed pushes, the cardbot server under test.
 
 #![allow(dead_code)]
+
+pub mod push;
+pub mod server;
 
 use std::path::PathBuf;
 
@@ -15,4 +18,9 @@ pub fn fixture_path(relative: &str) -> PathBuf {
 pub fn fixture(relative: &str) -> Vec<u8> {
     let path = fixture_path(relative);
     std::fs::read(&path).unwrap_or_else(|err| panic!("fixture {}: {err}", path.display()))
+}
+
+/// A fixture as text.
+pub fn fixture_text(relative: &str) -> String {
+    String::from_utf8(fixture(relative)).unwrap()
 }

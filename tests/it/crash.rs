@@ -1,0 +1,137 @@
+//! Crash safety of the inbox: the real binary is killed with SIGKILL right after it
+//! answered, and every answered event must be in the inbox exactly once afterwards.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use cardbot::store::Store;
+
+use crate::support::push;
+use crate::support::server::{free_addr, ChildServer, AES_KEY, APP_ID, TOKEN};
+
+/// How many answered events to wait for before the kill.
+const ANSWERED_BEFORE_KILL: usize = 400;
+const POSTERS: usize = 8;
+
+fn child_config(addr: std::net::SocketAddr, store: &std::path::Path) -> String {
+    format!(
+        "[server]\nlisten = \"{addr}\"\n\n\
+         [wechat]\ntoken = \"{TOKEN}\"\napp_id = \"{APP_ID}\"\nencoding_aes_key = \"{AES_KEY}\"\n\n\
+         [store]\npath = \"{}\"\n\n[log]\nlevel = \"warn\"\n",
+        store.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answered_event_survives_a_kill_right_after_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("store");
+    let addr = free_addr();
+    let config = child_config(addr, &store_path);
+    let child = ChildServer::start(dir.path(), &config, addr);
+
+    let answered = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut posters = Vec::new();
+    for poster in 0..POSTERS {
+        posters.push(tokio::spawn(post_until_stopped(
+            addr,
+            poster,
+            answered.clone(),
+            stop.clone(),
+        )));
+    }
+    while answered.lock().unwrap().len() < ANSWERED_BEFORE_KILL {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill();
+    stop.store(true, Ordering::SeqCst);
+    for poster in posters {
+        poster.await.unwrap();
+    }
+
+    let answered = answered.lock().unwrap().clone();
+    let store = Store::open(&store_path).unwrap();
+    let records = store.pending(usize::MAX).unwrap();
+    let keys: Vec<String> = records
+        .iter()
+        .map(|record| record.dedup_key.clone())
+        .collect();
+    let unique: HashSet<&String> = keys.iter().collect();
+    let missing: Vec<&String> = answered
+        .iter()
+        .filter(|key| !unique.contains(key))
+        .collect();
+    println!(
+        "crash test: {} answered before SIGKILL, {} in the inbox after restart, {} missing, \
+         {} duplicated",
+        answered.len(),
+        records.len(),
+        missing.len(),
+        keys.len() - unique.len()
+    );
+    assert!(missing.is_empty(), "answered but lost: {missing:?}");
+    assert_eq!(keys.len(), unique.len(), "an event was stored twice");
+    drop(store);
+
+    let restarted = ChildServer::start(dir.path(), &config, addr);
+    let (status, _) = post_one(addr, 0, 0).await.unwrap();
+    assert_eq!(status, 200);
+    let health = health(addr).await;
+    assert_eq!(
+        health,
+        records.len(),
+        "a retry after the restart was stored again"
+    );
+    restarted.kill();
+}
+
+/// Posts distinct events until told to stop, recording each one answered `success`.
+async fn post_until_stopped(
+    addr: std::net::SocketAddr,
+    poster: usize,
+    answered: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut sequence = 0;
+    while !stop.load(Ordering::SeqCst) {
+        sequence += 1;
+        if let Ok((200, key)) = post_one(addr, poster, sequence).await {
+            answered.lock().unwrap().push(key);
+        }
+    }
+}
+
+async fn post_one(
+    addr: std::net::SocketAddr,
+    poster: usize,
+    sequence: usize,
+) -> Result<(u16, String), reqwest::Error> {
+    let openid = format!("o-crash-{poster}");
+    let code = format!("{sequence:012}");
+    let xml = push::user_get_card(&openid, "p-crash-card", &code, 1_714_000_000);
+    let event = cardbot::wechat::event::Event::parse(xml.as_bytes()).unwrap();
+    let request = push::encrypted(&xml);
+
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/wechat?{}", request.query))
+        .body(request.body)
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let body = response.text().await?;
+    let status = if body == "success" { status } else { 0 };
+    Ok((status, event.dedup_key()))
+}
+
+async fn health(addr: std::net::SocketAddr) -> usize {
+    let health: serde_json::Value = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    health["inbox"].as_u64().unwrap() as usize
+}

@@ -1,0 +1,86 @@
+//! Callback requests signed (and encrypted) the way WeChat sends them.
+
+use cardbot::wechat::{crypto, signature};
+
+use super::server::{AES_KEY, APP_ID, TOKEN};
+
+/// A callback request: the query string and the body.
+pub struct Push {
+    pub query: String,
+    pub body: String,
+}
+
+const TIMESTAMP: &str = "1714112445";
+const NONCE: &str = "415670741";
+
+/// A plaintext-mode push of `xml`.
+pub fn plaintext(xml: &str) -> Push {
+    let signature = signature::sign(&[TOKEN, TIMESTAMP, NONCE]);
+    Push {
+        query: format!("signature={signature}&timestamp={TIMESTAMP}&nonce={NONCE}"),
+        body: xml.to_string(),
+    }
+}
+
+/// A safe-mode push of `xml` encrypted with `key` for `app_id`.
+pub fn encrypted_with(xml: &str, key: &str, app_id: &str) -> Push {
+    let key = crypto::AesKey::parse(key).unwrap();
+    let random: [u8; 16] = rand_bytes();
+    let encrypted = crypto::encrypt(&key, xml.as_bytes(), app_id, &random);
+    let signature = signature::sign(&[TOKEN, TIMESTAMP, NONCE]);
+    let msg_signature = signature::sign(&[TOKEN, TIMESTAMP, NONCE, &encrypted]);
+    Push {
+        query: format!(
+            "signature={signature}&timestamp={TIMESTAMP}&nonce={NONCE}\
+             &encrypt_type=aes&msg_signature={msg_signature}"
+        ),
+        body: format!(
+            "<xml><ToUserName><![CDATA[gh_test]]></ToUserName>\
+             <Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        ),
+    }
+}
+
+/// A safe-mode push of `xml` for the test account.
+pub fn encrypted(xml: &str) -> Push {
+    encrypted_with(xml, AES_KEY, APP_ID)
+}
+
+/// A compatible-mode push: the plaintext elements and `<Encrypt>` side by side.
+pub fn compatible(xml: &str) -> Push {
+    let safe = encrypted(xml);
+    let encrypt_element = safe
+        .body
+        .split("<Encrypt>")
+        .nth(1)
+        .map(|rest| format!("<Encrypt>{rest}"))
+        .unwrap();
+    let inner = xml.trim_end().trim_end_matches("</xml>");
+    Push {
+        query: safe.query,
+        body: format!("{inner}{encrypt_element}"),
+    }
+}
+
+fn rand_bytes() -> [u8; 16] {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+/// A `user_get_card` event for `openid` with this card and code, at `create_time`.
+pub fn user_get_card(openid: &str, card_id: &str, code: &str, create_time: i64) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[gh_test]]></ToUserName>\
+         <FromUserName><![CDATA[{openid}]]></FromUserName>\
+         <CreateTime>{create_time}</CreateTime>\
+         <MsgType><![CDATA[event]]></MsgType>\
+         <Event><![CDATA[user_get_card]]></Event>\
+         <CardId><![CDATA[{card_id}]]></CardId>\
+         <IsGiveByFriend>0</IsGiveByFriend>\
+         <UserCardCode><![CDATA[{code}]]></UserCardCode>\
+         <OuterStr><![CDATA[store-poster]]></OuterStr>\
+         </xml>"
+    )
+}

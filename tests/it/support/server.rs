@@ -1,0 +1,158 @@
+//! The cardbot server under test: in-process on 127.0.0.1:0 with a temp sled dir, or
+//! the real binary as a child process.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cardbot::config::Config;
+use cardbot::server::{AppState, CallbackSettings, Server};
+use cardbot::store::Store;
+
+/// The account every callback test signs for.
+pub const TOKEN: &str = "test-callback-token";
+pub const APP_ID: &str = "wx5823bf96d3bd56c7";
+pub const AES_KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+pub const OLD_AES_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
+
+/// A config for tests: loopback port 0, a temp store, the test account.
+pub fn test_config(store_dir: &Path, encrypted: bool) -> Config {
+    let mut config = Config::default();
+    config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.server.workers = 2;
+    config.store.path = store_dir.to_path_buf();
+    config.wechat.token = TOKEN.to_string();
+    config.wechat.app_id = APP_ID.to_string();
+    if encrypted {
+        config.wechat.encoding_aes_key = AES_KEY.to_string();
+    }
+    config
+}
+
+/// A running in-process server and its store.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub config: Config,
+    handle: actix_web::dev::ServerHandle,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh temp store, the config adjusted by `adjust`.
+    pub async fn start(encrypted: bool, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path(), encrypted);
+        adjust(&mut config);
+        config.validate().unwrap();
+        let mut server = TestServer::start_with(config).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Starts a server on exactly this config.
+    pub async fn start_with(config: Config) -> TestServer {
+        let store = Store::open(&config.store.path).unwrap();
+        let state = AppState {
+            callback: CallbackSettings::from_config(&config),
+            store: store.clone(),
+        };
+        let server = Server::bind(&config, state).unwrap();
+        let addr = server.local_addr();
+        let handle = server.handle();
+        tokio::spawn(server.run());
+        TestServer {
+            addr,
+            store,
+            config,
+            handle,
+            _dir: None,
+        }
+    }
+
+    /// The callback URL with `query` appended.
+    pub fn callback_url(&self, query: &str) -> String {
+        format!(
+            "http://{}{}?{}",
+            self.addr, self.config.server.callback_path, query
+        )
+    }
+
+    /// Stops the server, letting requests in flight finish.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// The real `cardbot` binary running `serve` as a child process.
+pub struct ChildServer {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ChildServer {
+    /// Writes `config_text` to `dir/config.toml`, starts the binary on it and waits
+    /// until /healthz answers.
+    pub fn start(dir: &Path, config_text: &str, addr: SocketAddr) -> ChildServer {
+        let config_path = dir.join("config.toml");
+        std::fs::write(&config_path, config_text).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_cardbot"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = ChildServer { child, addr };
+        server.wait_healthy(Duration::from_secs(20));
+        server
+    }
+
+    fn wait_healthy(&self, limit: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if is_healthy(self.addr) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("cardbot did not become healthy at {}", self.addr);
+    }
+
+    /// Kills the process with SIGKILL: no shutdown, no flush.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// A free loopback port, for a child server that must be told its address.
+pub fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// A path inside a temp dir that outlives the returned handle's scope.
+pub fn temp_path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+/// Whether `GET /healthz` answers 200, over a plain TcpStream so no runtime is needed.
+pub fn is_healthy(addr: SocketAddr) -> bool {
+    use std::io::{Read, Write};
+
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if write!(stream, "GET /healthz HTTP/1.0\r\nHost: {addr}\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
+}
