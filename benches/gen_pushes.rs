@@ -1,7 +1,9 @@
 //! Writes distinct, signed, safe-mode encrypted callback requests for the load
 //! benchmark, one per line as `<path and query>\t<body>`, for wrk's script to replay.
 //!
-//! Usage: gen_pushes COUNT TOKEN APP_ID ENCODING_AES_KEY > pushes.tsv
+//! Usage: gen_pushes COUNT TOKEN APP_ID ENCODING_AES_KEY [FIRST] > pushes.tsv
+//!
+//! FIRST (default 0) numbers the first event, so two files never share an event.
 
 use std::io::{BufWriter, Write};
 
@@ -10,15 +12,18 @@ use rand::RngCore;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, count, token, app_id, key] = args.as_slice() else {
-        return Err("usage: gen_pushes COUNT TOKEN APP_ID ENCODING_AES_KEY".into());
+    let (count, token, app_id, key, first) = match args.as_slice() {
+        [_, count, token, app_id, key] => (count, token, app_id, key, "0"),
+        [_, count, token, app_id, key, first] => (count, token, app_id, key, first.as_str()),
+        _ => return Err("usage: gen_pushes COUNT TOKEN APP_ID ENCODING_AES_KEY [FIRST]".into()),
     };
     let count: usize = count.parse()?;
+    let first: usize = first.parse()?;
     let key = crypto::AesKey::parse(key)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut rng = rand::thread_rng();
 
-    for n in 0..count {
+    for n in first..first + count {
         let xml = user_get_card(n);
         let mut random = [0u8; 16];
         rng.fill_bytes(&mut random);

@@ -422,6 +422,15 @@ mod tests {
     const MINIMAL: &str = "[wechat]\ntoken = \"t\"\n";
 
     #[test]
+    fn the_shipped_config_toml_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+
+        let config = Config::load(&path).unwrap();
+
+        assert_eq!(config.server.callback_path, "/wechat");
+    }
+
+    #[test]
     fn a_minimal_config_takes_the_defaults() {
         let config = Config::from_toml(MINIMAL).unwrap();
 
