@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod fake_wechat;
+
 /// The path of a fixture under tests/fixtures.
 pub fn fixture_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -15,4 +17,10 @@ pub fn fixture_path(relative: &str) -> PathBuf {
 pub fn fixture(relative: &str) -> Vec<u8> {
     let path = fixture_path(relative);
     std::fs::read(&path).unwrap_or_else(|err| panic!("fixture {}: {err}", path.display()))
+}
+
+/// A JSON fixture under tests/fixtures.
+pub fn fixture_json(relative: &str) -> serde_json::Value {
+    serde_json::from_slice(&fixture(relative))
+        .unwrap_or_else(|err| panic!("fixture {relative} is not json: {err}"))
 }
