@@ -1,5 +1,6 @@
 //! The integration tests: one binary, real servers on loopback, real sled on temp dirs.
 
+mod api;
 mod callback;
 mod crash;
 mod support;

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_wechat;
 pub mod push;
 pub mod server;
 
@@ -23,4 +24,10 @@ pub fn fixture(relative: &str) -> Vec<u8> {
 /// A fixture as text.
 pub fn fixture_text(relative: &str) -> String {
     String::from_utf8(fixture(relative)).unwrap()
+}
+
+/// A JSON fixture under tests/fixtures.
+pub fn fixture_json(relative: &str) -> serde_json::Value {
+    serde_json::from_slice(&fixture(relative))
+        .unwrap_or_else(|err| panic!("fixture {relative} is not json: {err}"))
 }
