@@ -3,9 +3,12 @@
 //! Unknown keys and invalid values stop the start with an error that names the key, so
 //! a typo never silently falls back to a default.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveTime;
+use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::wechat::crypto::AesKey;
@@ -49,6 +52,10 @@ pub struct Config {
     pub rules: RulesConfig,
     pub admin: AdminConfig,
     pub log: LogConfig,
+    pub worker: WorkerConfig,
+    pub window: WindowConfig,
+    pub pressure: PressureConfig,
+    pub decisions: DecisionsConfig,
 }
 
 /// `[server]`: the callback listener.
@@ -275,6 +282,177 @@ impl Default for LogConfig {
     }
 }
 
+/// `[worker]`: the tasks that take events from the inbox and run the rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// Events handled at the same time; events of one user are still handled in order.
+    pub concurrency: usize,
+    /// First delay before retrying an event whose lookups failed, in seconds; it doubles
+    /// with every attempt.
+    pub retry_base_secs: u64,
+    /// The doubling stops at this delay, in seconds.
+    pub retry_max_secs: u64,
+    /// After this many attempts an event is set aside as a dead letter.
+    pub max_attempts: u32,
+    /// How long a user's card list synced from `card/user/getcardlist`, or one code's
+    /// status learnt from an event, is trusted without asking the API again, in seconds.
+    pub held_cards_fresh_secs: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 4,
+            retry_base_secs: 5,
+            retry_max_secs: 300,
+            max_attempts: 20,
+            held_cards_fresh_secs: 600,
+        }
+    }
+}
+
+/// `[window]`: WeChat's customer-service window, which the user's own actions open.
+///
+/// The numbers come from the official customer-service message page and have changed
+/// over the years (unlimited, then 20, now 5 per 48 hours), hence config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WindowConfig {
+    /// Messages allowed after the user sends a message (text, image, voice, ...).
+    pub message_quota: u32,
+    /// How long the window a user's message opens stays open, in seconds.
+    pub message_window_secs: u64,
+    /// Messages allowed after a menu click, a follow or a parameter QR scan.
+    pub interaction_quota: u32,
+    /// How long the window of a click, follow or scan stays open, in seconds.
+    pub interaction_window_secs: u64,
+    /// Treat the user's own card events (`user_get_card`, `user_view_card`, ...) as
+    /// interactions. WeChat does not document them as opening a window, so this is off
+    /// unless the account has seen them work.
+    pub card_events_open_window: bool,
+}
+
+impl Default for WindowConfig {
+    fn default() -> Self {
+        WindowConfig {
+            message_quota: 5,
+            message_window_secs: 48 * 3600,
+            interaction_quota: 3,
+            interaction_window_secs: 60,
+            card_events_open_window: false,
+        }
+    }
+}
+
+/// `[pressure]`: how often one user may be contacted, whatever the rules want.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PressureConfig {
+    /// Messages one user may receive per local day across all rules; 0 is unlimited.
+    pub daily_cap: u32,
+    /// Messages one rule may send one user per local day, by rule name; 0 is unlimited.
+    pub rule_caps: BTreeMap<String, u32>,
+    /// Start of the quiet hours, local `HH:MM`; empty turns quiet hours off.
+    pub quiet_start: String,
+    /// End of the quiet hours, local `HH:MM`; before `quiet_start` means past midnight.
+    pub quiet_end: String,
+    /// The IANA time zone days and quiet hours are counted in.
+    pub timezone: String,
+}
+
+impl Default for PressureConfig {
+    fn default() -> Self {
+        PressureConfig {
+            daily_cap: 0,
+            rule_caps: BTreeMap::new(),
+            quiet_start: String::new(),
+            quiet_end: String::new(),
+            timezone: "Asia/Shanghai".to_string(),
+        }
+    }
+}
+
+/// Local quiet hours, validated: start and end differ, and may wrap midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuietHours {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+impl PressureConfig {
+    /// The time zone, or an error naming `pressure.timezone`.
+    pub fn time_zone(&self) -> Result<Tz, ConfigError> {
+        self.timezone.parse::<Tz>().map_err(|_| {
+            ConfigError::invalid(
+                "pressure.timezone",
+                format!(
+                    "unknown time zone {:?}; use an IANA name such as \"Asia/Shanghai\"",
+                    self.timezone
+                ),
+            )
+        })
+    }
+
+    /// The quiet hours, `None` when both ends are empty.
+    pub fn quiet_hours(&self) -> Result<Option<QuietHours>, ConfigError> {
+        match (self.quiet_start.is_empty(), self.quiet_end.is_empty()) {
+            (true, true) => return Ok(None),
+            (false, true) => {
+                return Err(ConfigError::invalid(
+                    "pressure.quiet_end",
+                    "must be set when pressure.quiet_start is",
+                ))
+            }
+            (true, false) => {
+                return Err(ConfigError::invalid(
+                    "pressure.quiet_start",
+                    "must be set when pressure.quiet_end is",
+                ))
+            }
+            (false, false) => {}
+        }
+
+        let start = parse_local_time("pressure.quiet_start", &self.quiet_start)?;
+        let end = parse_local_time("pressure.quiet_end", &self.quiet_end)?;
+        if start == end {
+            return Err(ConfigError::invalid(
+                "pressure.quiet_end",
+                "must differ from pressure.quiet_start; leave both empty to turn quiet hours off",
+            ));
+        }
+        Ok(Some(QuietHours { start, end }))
+    }
+}
+
+fn parse_local_time(key: &str, value: &str) -> Result<NaiveTime, ConfigError> {
+    NaiveTime::parse_from_str(value, "%H:%M").map_err(|_| {
+        ConfigError::invalid(
+            key,
+            format!("{value:?} is not a time of day; write HH:MM, for example \"22:00\""),
+        )
+    })
+}
+
+/// `[decisions]`: how long the log of what the rules decided per event is kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecisionsConfig {
+    /// Entries older than this are pruned, in seconds.
+    pub retention_secs: u64,
+    /// Only this many newest entries are kept per user.
+    pub max_per_user: usize,
+}
+
+impl Default for DecisionsConfig {
+    fn default() -> Self {
+        DecisionsConfig {
+            retention_secs: 30 * 24 * 3600,
+            max_per_user: 200,
+        }
+    }
+}
+
 impl Config {
     /// Reads `path`, applies environment overrides and validates the result.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -405,12 +583,52 @@ impl Config {
             }
         }
 
+        self.validate_pipeline()?;
+
         if self.store.dedup_retention_secs < 60 {
             return Err(ConfigError::invalid(
                 "store.dedup_retention_secs",
                 "must be at least 60, well past WeChat's retry period",
             ));
         }
+        Ok(())
+    }
+
+    /// Checks the sections of the processing stage: worker, window, pressure, decisions.
+    fn validate_pipeline(&self) -> Result<(), ConfigError> {
+        let worker = &self.worker;
+        let window = &self.window;
+        let decisions = &self.decisions;
+        for (key, value) in [
+            ("worker.concurrency", worker.concurrency as u64),
+            ("worker.retry_base_secs", worker.retry_base_secs),
+            ("worker.max_attempts", u64::from(worker.max_attempts)),
+            ("window.message_quota", u64::from(window.message_quota)),
+            ("window.message_window_secs", window.message_window_secs),
+            (
+                "window.interaction_quota",
+                u64::from(window.interaction_quota),
+            ),
+            (
+                "window.interaction_window_secs",
+                window.interaction_window_secs,
+            ),
+            ("decisions.retention_secs", decisions.retention_secs),
+            ("decisions.max_per_user", decisions.max_per_user as u64),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        if worker.retry_max_secs < worker.retry_base_secs {
+            return Err(ConfigError::invalid(
+                "worker.retry_max_secs",
+                "must be at least worker.retry_base_secs",
+            ));
+        }
+
+        self.pressure.time_zone()?;
+        self.pressure.quiet_hours()?;
         Ok(())
     }
 }
@@ -490,5 +708,105 @@ mod tests {
         let debug = format!("{config:?}");
 
         assert!(!debug.contains("tok-secret") && !debug.contains("app-secret"));
+    }
+
+    #[test]
+    fn the_pipeline_sections_take_their_defaults() {
+        let config = Config::from_toml(MINIMAL).unwrap();
+
+        config.validate().unwrap();
+
+        assert_eq!(config.window.message_quota, 5);
+        assert_eq!(config.window.message_window_secs, 172_800);
+        assert_eq!(
+            config.pressure.time_zone().unwrap(),
+            chrono_tz::Asia::Shanghai
+        );
+        assert_eq!(config.pressure.quiet_hours().unwrap(), None);
+        assert_eq!(config.decisions.max_per_user, 200);
+        assert_eq!(config.worker.concurrency, 4);
+    }
+
+    #[test]
+    fn quiet_hours_and_rule_caps_are_read() {
+        let text = format!(
+            "{MINIMAL}[pressure]\nquiet_start = \"22:00\"\nquiet_end = \"08:00\"\n\
+             [pressure.rule_caps]\nwelcome = 1\n"
+        );
+        let config = Config::from_toml(&text).unwrap();
+
+        config.validate().unwrap();
+
+        let quiet = config.pressure.quiet_hours().unwrap().unwrap();
+        assert_eq!(quiet.start, NaiveTime::from_hms_opt(22, 0, 0).unwrap());
+        assert_eq!(quiet.end, NaiveTime::from_hms_opt(8, 0, 0).unwrap());
+        assert_eq!(config.pressure.rule_caps.get("welcome"), Some(&1));
+    }
+
+    #[test]
+    fn a_bad_time_zone_is_named() {
+        let text = format!("{MINIMAL}[pressure]\ntimezone = \"Asia/Shanghia\"\n");
+        let config = Config::from_toml(&text).unwrap();
+
+        let err = config.validate().unwrap_err();
+
+        assert!(
+            err.to_string()
+                .starts_with("pressure.timezone: unknown time zone"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_quiet_hour_is_named() {
+        let pressure = "[pressure]\nquiet_start = \"25:00\"\nquiet_end = \"08:00\"\n";
+        let text = format!("{MINIMAL}{pressure}");
+        let config = Config::from_toml(&text).unwrap();
+
+        let err = config.validate().unwrap_err();
+
+        assert!(
+            err.to_string()
+                .starts_with("pressure.quiet_start: \"25:00\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn quiet_hours_need_both_ends() {
+        let text = format!("{MINIMAL}[pressure]\nquiet_start = \"22:00\"\n");
+        let config = Config::from_toml(&text).unwrap();
+
+        let err = config.validate().unwrap_err();
+
+        assert!(err.to_string().starts_with("pressure.quiet_end"), "{err}");
+    }
+
+    #[test]
+    fn a_zero_window_quota_is_named() {
+        let text = format!("{MINIMAL}[window]\nmessage_quota = 0\n");
+        let config = Config::from_toml(&text).unwrap();
+
+        let err = config.validate().unwrap_err();
+
+        assert_eq!(err.to_string(), "window.message_quota: must be at least 1");
+    }
+
+    #[test]
+    fn an_unknown_window_key_is_named() {
+        let err = Config::from_toml("[window]\nquota = 5\n").unwrap_err();
+
+        assert!(err.to_string().starts_with("window.quota"), "{err}");
+    }
+
+    #[test]
+    fn the_shipped_config_toml_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+
+        let config = Config::from_toml(&text).unwrap();
+
+        config.validate_pipeline().unwrap();
+        assert_eq!(config.window.message_quota, 5);
     }
 }

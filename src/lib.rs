@@ -6,6 +6,8 @@
 //! - [`wechat`]: the protocol itself, with no I/O: signatures, AES, XML, replies.
 //! - [`store`]: sled trees that must survive a crash: the inbox, dedup keys and more.
 //! - [`rules`]: the merchant's Rhai scripts that decide what to send.
+//! - [`pipeline`]: delivery policy around the rules: customer-service windows, contact
+//!   pressure, the cards each user holds, and the log of every decision.
 //! - [`api`]: the WeChat HTTP API client: access token, card queries, messages.
 //! - [`config`]: `config.toml` and environment overrides, validated at start.
 //! - [`telemetry`]: tracing setup.
@@ -14,6 +16,7 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod pipeline;
 pub mod rules;
 pub mod server;
 pub mod store;
