@@ -56,6 +56,7 @@ pub struct Config {
     pub window: WindowConfig,
     pub pressure: PressureConfig,
     pub decisions: DecisionsConfig,
+    pub dispatcher: DispatcherConfig,
 }
 
 /// `[server]`: the callback listener.
@@ -434,6 +435,49 @@ fn parse_local_time(key: &str, value: &str) -> Result<NaiveTime, ConfigError> {
     })
 }
 
+/// `[dispatcher]`: how queued messages are sent to WeChat.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DispatcherConfig {
+    /// Messages sent at the same time; one user's messages still go out in order.
+    pub concurrency: usize,
+    /// Messages per second at most, across all users; 0 means no limit.
+    pub rate_per_sec: u32,
+    /// Attempts for a message WeChat refused for a passing reason (busy, minute quota).
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds; it doubles per attempt, with jitter.
+    pub backoff_base_ms: u64,
+    /// The doubling stops at this delay, in seconds.
+    pub backoff_max_secs: u64,
+    /// Resend a message whose request timed out after it left. WeChat may have
+    /// delivered it, so the user may get it twice; off by default.
+    pub resend_unknown: bool,
+    /// A customer-service message to a user with no open window: "hold" it until the
+    /// user opens one, send the rule's "template" fallback, or "drop" it. A rule may
+    /// choose per message.
+    pub when_window_closed: crate::pipeline::outbox::WhenClosed,
+    /// How long a held message waits for a window before it is dropped, in seconds.
+    pub hold_max_secs: u64,
+    /// How often the outbox is scanned when nothing wakes the dispatcher, in ms.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        DispatcherConfig {
+            concurrency: 8,
+            rate_per_sec: 0,
+            max_attempts: 8,
+            backoff_base_ms: 1000,
+            backoff_max_secs: 600,
+            resend_unknown: false,
+            when_window_closed: crate::pipeline::outbox::WhenClosed::Hold,
+            hold_max_secs: 48 * 3600,
+            poll_interval_ms: 500,
+        }
+    }
+}
+
 /// `[decisions]`: how long the log of what the rules decided per event is kept.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -584,6 +628,18 @@ impl Config {
         }
 
         self.validate_pipeline()?;
+
+        let dispatcher = &self.dispatcher;
+        for (key, value) in [
+            ("dispatcher.concurrency", dispatcher.concurrency as u64),
+            ("dispatcher.max_attempts", u64::from(dispatcher.max_attempts)),
+            ("dispatcher.backoff_base_ms", dispatcher.backoff_base_ms),
+            ("dispatcher.poll_interval_ms", dispatcher.poll_interval_ms),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
 
         if self.store.dedup_retention_secs < 60 {
             return Err(ConfigError::invalid(

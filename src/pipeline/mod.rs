@@ -6,8 +6,11 @@
 //! that removes an event from the inbox.
 
 pub mod decision_log;
+pub mod dispatcher;
 pub mod held_cards;
+pub mod outbox;
 pub mod pressure;
+mod rate;
 pub mod window;
 
 #[cfg(test)]
@@ -39,10 +42,15 @@ fn run_tx<T>(
     tree: &sled::Tree,
     body: impl Fn(&TransactionalTree) -> ConflictableTransactionResult<T, PipelineError>,
 ) -> Result<T, PipelineError> {
-    tree.transaction(body).map_err(|err| match err {
+    tree.transaction(body).map_err(from_transaction)
+}
+
+/// sled's transaction error as ours.
+fn from_transaction(err: TransactionError<PipelineError>) -> PipelineError {
+    match err {
         TransactionError::Abort(err) => err,
         TransactionError::Storage(err) => PipelineError::Sled(err),
-    })
+    }
 }
 
 /// Reads and decodes a JSON record inside a transaction; a bad record aborts it.

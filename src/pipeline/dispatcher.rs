@@ -1,0 +1,395 @@
+//! The dispatcher: sends outbox entries through the API client, within the user's
+//! customer-service window, the contact caps and the rate limit, retrying what WeChat
+//! refused for a passing reason and burying what it refused for good.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::json;
+use tokio::sync::{Notify, Semaphore};
+
+use super::outbox::{DeadLetter, DeadReason, EntryState, Outbox, OutboxEntry, Outgoing, WhenClosed};
+use super::rate::RateLimit;
+use super::{CloseReason, DecisionLog, PipelineError, Pressure, Verdict, Windows};
+use crate::api::{ApiError, Client, ErrorClass};
+use crate::clock;
+use crate::config::DispatcherConfig;
+use crate::store::Store;
+
+/// Everything the dispatcher reads and writes.
+#[derive(Debug, Clone)]
+pub struct DispatcherParts {
+    pub store: Store,
+    pub outbox: Outbox,
+    pub windows: Windows,
+    pub pressure: Pressure,
+    pub decisions: DecisionLog,
+    pub client: Client,
+}
+
+/// Sends what the rules chose; one per process.
+#[derive(Debug)]
+pub struct Dispatcher {
+    parts: DispatcherParts,
+    config: DispatcherConfig,
+    wake: Arc<Notify>,
+    permits: Arc<Semaphore>,
+    rate: RateLimit,
+    /// Users with a send under way, so one user's messages go out in order.
+    busy_users: Mutex<HashSet<String>>,
+}
+
+/// What became of one attempt, as the decision log records it.
+enum Attempt {
+    Sent,
+    Held,
+    Deferred,
+    Dead(DeadReason),
+}
+
+impl Dispatcher {
+    /// A dispatcher over `parts`; call [`Dispatcher::run`] to start it.
+    pub fn new(parts: DispatcherParts, config: DispatcherConfig) -> Arc<Dispatcher> {
+        Arc::new(Dispatcher {
+            permits: Arc::new(Semaphore::new(config.concurrency)),
+            rate: RateLimit::per_second(config.rate_per_sec),
+            wake: Arc::new(Notify::new()),
+            busy_users: Mutex::new(HashSet::new()),
+            parts,
+            config,
+        })
+    }
+
+    /// Wakes the dispatcher when new entries are ready, instead of waiting for a poll.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Settles entries a crash left in `Sending`: their outcome is unknown, so they are
+    /// not sent again unless `resend_unknown` says so.
+    pub fn recover(&self) -> Result<usize, PipelineError> {
+        let mut settled = 0;
+        for mut entry in self.parts.outbox.entries()? {
+            if entry.state != EntryState::Sending {
+                continue;
+            }
+            settled += 1;
+            if self.config.resend_unknown {
+                entry.state = EntryState::Ready;
+                self.parts.outbox.put(&entry)?;
+                continue;
+            }
+            let detail = "cardbot stopped while the message was being sent".to_string();
+            tracing::warn!(outbox_id = entry.id, openid = entry.outgoing.openid(), %detail);
+            self.bury(entry, DeadReason::UnknownOutcome, None, detail)?;
+        }
+        Ok(settled)
+    }
+
+    /// Sends due entries until the process stops.
+    pub async fn run(self: Arc<Self>) {
+        let poll = Duration::from_millis(self.config.poll_interval_ms);
+        loop {
+            if let Err(err) = self.clone().pass().await {
+                tracing::error!(error = %err, "dispatcher failed to read the outbox");
+            }
+            let _ = tokio::time::timeout(poll, self.wake.notified()).await;
+        }
+    }
+
+    /// One scan of the outbox: starts a send for every due entry whose user has none
+    /// under way and no earlier entry still waiting.
+    pub async fn pass(self: Arc<Self>) -> Result<usize, PipelineError> {
+        let now_ms = clock::now_ms();
+        let mut waiting_users = HashSet::new();
+        let mut started = 0;
+
+        for entry in self.parts.outbox.entries()? {
+            let openid = entry.outgoing.openid().to_string();
+            if waiting_users.contains(&openid) || entry.state == EntryState::Sending {
+                continue;
+            }
+            if !self.is_due(&entry, now_ms)? || !self.claim_user(&openid) {
+                waiting_users.insert(openid);
+                continue;
+            }
+            waiting_users.insert(openid.clone());
+
+            let permit = self.permits.clone().acquire_owned().await;
+            let dispatcher = self.clone();
+            tokio::spawn(async move {
+                dispatcher.deliver(entry).await;
+                dispatcher.release_user(&openid);
+                drop(permit);
+            });
+            started += 1;
+        }
+        Ok(started)
+    }
+
+    fn is_due(&self, entry: &OutboxEntry, now_ms: i64) -> Result<bool, PipelineError> {
+        match entry.state {
+            EntryState::Ready => Ok(entry.not_before_ms <= now_ms),
+            EntryState::Sending => Ok(false),
+            EntryState::Held { since_ms } => {
+                let expired = now_ms - since_ms > (self.config.hold_max_secs as i64) * 1000;
+                let window = self.parts.windows.status(entry.outgoing.openid(), now_ms / 1000)?;
+                Ok(expired || window.open)
+            }
+        }
+    }
+
+    fn claim_user(&self, openid: &str) -> bool {
+        match self.busy_users.lock() {
+            Ok(mut busy) => busy.insert(openid.to_string()),
+            Err(_) => false,
+        }
+    }
+
+    fn release_user(&self, openid: &str) {
+        if let Ok(mut busy) = self.busy_users.lock() {
+            busy.remove(openid);
+        }
+    }
+
+    /// Takes one entry as far as it can go now, recording the outcome.
+    async fn deliver(&self, entry: OutboxEntry) {
+        let (id, decision_id, index) = (entry.id, entry.decision_id, entry.message_index);
+        let outcome = match self.attempt(entry).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                tracing::error!(outbox_id = id, error = %err, "failed to update the outbox");
+                return;
+            }
+        };
+
+        let status = match &outcome {
+            Attempt::Sent => json!({ "status": "sent" }),
+            Attempt::Held => json!({ "status": "held", "reason": "no open window" }),
+            Attempt::Deferred => return,
+            Attempt::Dead(reason) => json!({ "status": "dead_letter", "reason": reason }),
+        };
+        let mut status = status;
+        status["at"] = json!(clock::now_secs());
+        if let Err(err) = self.parts.decisions.update_outcome(decision_id, index, &status) {
+            tracing::warn!(decision_id, error = %err, "failed to record a message outcome");
+        }
+    }
+
+    async fn attempt(&self, mut entry: OutboxEntry) -> Result<Attempt, PipelineError> {
+        let now_ms = clock::now_ms();
+        let openid = entry.outgoing.openid().to_string();
+
+        if let EntryState::Held { since_ms } = entry.state {
+            if now_ms - since_ms > (self.config.hold_max_secs as i64) * 1000 {
+                let detail = format!(
+                    "held {} s without an open window",
+                    self.config.hold_max_secs
+                );
+                return self.dead(entry, DeadReason::WindowClosed, None, detail);
+            }
+        }
+
+        match self.parts.pressure.check(&openid, &entry.rule, now_ms / 1000)? {
+            Verdict::Allow => {}
+            Verdict::Suppress(reason) => {
+                let detail = reason.to_string();
+                return self.dead(entry, DeadReason::Suppressed, None, detail);
+            }
+            Verdict::WaitUntil(until) => {
+                entry.state = EntryState::Ready;
+                entry.not_before_ms = until * 1000;
+                entry.last_error = Some("quiet hours".to_string());
+                self.parts.outbox.put(&entry)?;
+                return Ok(Attempt::Deferred);
+            }
+        }
+
+        let uses_window = matches!(entry.outgoing, Outgoing::Custom { .. });
+        if uses_window && !self.parts.windows.consume(&openid, now_ms / 1000)? {
+            if let Some(attempt) = self.when_closed(&mut entry, now_ms)? {
+                return Ok(attempt);
+            }
+        }
+        let consumed_window = uses_window && matches!(entry.outgoing, Outgoing::Custom { .. });
+
+        self.send(entry, consumed_window).await
+    }
+
+    /// The window is closed: hold, fall back to the template, or drop. `None` means
+    /// the entry now carries its template and goes on.
+    fn when_closed(
+        &self,
+        entry: &mut OutboxEntry,
+        now_ms: i64,
+    ) -> Result<Option<Attempt>, PipelineError> {
+        match (entry.when_closed, entry.fallback.take()) {
+            (WhenClosed::Template, Some(template)) => {
+                entry.outgoing = Outgoing::Template { message: template };
+                Ok(None)
+            }
+            (WhenClosed::Hold, _) => {
+                if !matches!(entry.state, EntryState::Held { .. }) {
+                    entry.state = EntryState::Held { since_ms: now_ms };
+                    self.parts.outbox.put(entry)?;
+                    tracing::info!(
+                        outbox_id = entry.id,
+                        openid = entry.outgoing.openid(),
+                        rule = %entry.rule,
+                        "message held until the user opens a window"
+                    );
+                    return Ok(Some(Attempt::Held));
+                }
+                Ok(Some(Attempt::Deferred))
+            }
+            (WhenClosed::Template, None) => {
+                let detail = "no open window and the rule gave no template fallback";
+                self.dead(entry.clone(), DeadReason::WindowClosed, None, detail.into())
+                    .map(Some)
+            }
+            (WhenClosed::Drop, _) => {
+                let detail = "no open window, and the message asks to be dropped then";
+                self.dead(entry.clone(), DeadReason::WindowClosed, None, detail.into())
+                    .map(Some)
+            }
+        }
+    }
+
+    /// Marks the entry `Sending` durably, sends it, and settles the outcome.
+    async fn send(
+        &self,
+        mut entry: OutboxEntry,
+        consumed_window: bool,
+    ) -> Result<Attempt, PipelineError> {
+        entry.state = EntryState::Sending;
+        self.parts.outbox.put(&entry)?;
+        if let Err(err) = self.parts.store.durable().await {
+            tracing::error!(outbox_id = entry.id, error = %err, "store not durable; send later");
+            entry.state = EntryState::Ready;
+            self.parts.outbox.put(&entry)?;
+            return Ok(Attempt::Deferred);
+        }
+
+        self.rate.wait().await;
+        let result = match &entry.outgoing {
+            Outgoing::Custom { message } => self.parts.client.send_custom(message).await,
+            Outgoing::Template { message } => {
+                self.parts.client.send_template(message).await.map(|_| ())
+            }
+        };
+
+        match result {
+            Ok(()) => self.sent(entry),
+            Err(err) => self.failed(entry, err, consumed_window),
+        }
+    }
+
+    fn sent(&self, entry: OutboxEntry) -> Result<Attempt, PipelineError> {
+        let openid = entry.outgoing.openid();
+        self.parts.outbox.remove(entry.id)?;
+        self.parts.pressure.record(openid, &entry.rule, clock::now_secs())?;
+        tracing::info!(
+            outbox_id = entry.id,
+            openid,
+            rule = %entry.rule,
+            kind = entry.outgoing.kind(),
+            "message sent"
+        );
+        Ok(Attempt::Sent)
+    }
+
+    fn failed(
+        &self,
+        mut entry: OutboxEntry,
+        err: ApiError,
+        consumed_window: bool,
+    ) -> Result<Attempt, PipelineError> {
+        let openid = entry.outgoing.openid().to_string();
+        let errcode = err.errcode();
+        let detail = err.to_string();
+
+        let retry = match err.class() {
+            ErrorClass::RetryLater | ErrorClass::RefreshToken => true,
+            ErrorClass::UnknownOutcome => self.config.resend_unknown,
+            ErrorClass::Permanent | ErrorClass::Configuration => false,
+        };
+        if retry && consumed_window {
+            self.parts.windows.give_back(&openid, clock::now_secs())?;
+        }
+        if let Some(reason) = errcode.and_then(CloseReason::from_errcode) {
+            self.parts.windows.close(&openid, reason)?;
+        }
+
+        if retry && entry.attempts + 1 < self.config.max_attempts {
+            entry.attempts += 1;
+            entry.state = EntryState::Ready;
+            entry.not_before_ms = clock::now_ms() + self.backoff_ms(entry.attempts);
+            entry.last_error = Some(detail.clone());
+            self.parts.outbox.put(&entry)?;
+            tracing::warn!(
+                outbox_id = entry.id,
+                openid = %openid,
+                attempt = entry.attempts,
+                error = %detail,
+                "send failed for a passing reason; retrying later"
+            );
+            return Ok(Attempt::Deferred);
+        }
+
+        let reason = match err.class() {
+            ErrorClass::RetryLater | ErrorClass::RefreshToken => DeadReason::RetriesExhausted,
+            ErrorClass::UnknownOutcome if retry => DeadReason::RetriesExhausted,
+            ErrorClass::UnknownOutcome => DeadReason::UnknownOutcome,
+            ErrorClass::Permanent => DeadReason::Refused,
+            ErrorClass::Configuration => DeadReason::Configuration,
+        };
+        self.dead(entry, reason, errcode, detail)
+    }
+
+    /// Exponential backoff with jitter: between half and all of base * 2^(attempt-1).
+    fn backoff_ms(&self, attempt: u32) -> i64 {
+        let base = self.config.backoff_base_ms as f64;
+        let max = (self.config.backoff_max_secs * 1000) as f64;
+        let full = (base * 2f64.powi(attempt.saturating_sub(1).min(30) as i32)).min(max);
+        let jitter = rand::thread_rng().gen_range(0.5..=1.0);
+        (full * jitter) as i64
+    }
+
+    fn dead(
+        &self,
+        entry: OutboxEntry,
+        reason: DeadReason,
+        errcode: Option<i64>,
+        detail: String,
+    ) -> Result<Attempt, PipelineError> {
+        tracing::error!(
+            outbox_id = entry.id,
+            openid = entry.outgoing.openid(),
+            rule = %entry.rule,
+            ?reason,
+            errcode,
+            detail = %detail,
+            "message moved to the dead letters"
+        );
+        self.bury(entry, reason.clone(), errcode, detail)?;
+        Ok(Attempt::Dead(reason))
+    }
+
+    fn bury(
+        &self,
+        entry: OutboxEntry,
+        reason: DeadReason,
+        errcode: Option<i64>,
+        detail: String,
+    ) -> Result<(), PipelineError> {
+        self.parts.outbox.bury(&DeadLetter {
+            entry,
+            reason,
+            errcode,
+            detail,
+            at_ms: clock::now_ms(),
+        })
+    }
+}

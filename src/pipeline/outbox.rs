@@ -1,0 +1,254 @@
+//! The outbox: messages the rules chose, kept durably until WeChat accepted them, and
+//! the dead letters of those it refused.
+//!
+//! An entry is marked `Sending` (durably) before its request leaves, so a crash during
+//! a send is found at restart as an unknown outcome instead of being sent twice.
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
+
+use super::{decode, encode, from_transaction, store_tx, PipelineError};
+use crate::api::{CustomMessage, TemplateMessage};
+
+/// Tree of pending entries, keyed by big-endian id (so in creation order).
+pub const OUTBOX_TREE: &str = "pipeline.outbox";
+/// Tree of entries that will not be sent, keyed by big-endian id.
+pub const DEAD_LETTER_TREE: &str = "pipeline.dead_letters";
+
+/// What to do with a customer-service message when the user has no open window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenClosed {
+    /// Wait until the user opens a window, up to `dispatcher.hold_max_secs`.
+    #[default]
+    Hold,
+    /// Send the template message the rule supplied instead.
+    Template,
+    /// Drop it, recording why.
+    Drop,
+}
+
+/// The request an entry sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "channel", rename_all = "snake_case")]
+pub enum Outgoing {
+    /// `message/custom/send`: needs an open customer-service window.
+    Custom { message: CustomMessage },
+    /// `message/template/send`: works without a window.
+    Template { message: TemplateMessage },
+}
+
+impl Outgoing {
+    /// The recipient.
+    pub fn openid(&self) -> &str {
+        match self {
+            Outgoing::Custom { message } => &message.touser,
+            Outgoing::Template { message } => &message.touser,
+        }
+    }
+
+    /// A short name of the message type, for logs and statistics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outgoing::Custom { message } => message.msgtype(),
+            Outgoing::Template { .. } => "template",
+        }
+    }
+}
+
+/// Where an entry stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum EntryState {
+    /// To be sent once `not_before_ms` has passed.
+    Ready,
+    /// Waiting for the user to open a customer-service window.
+    Held { since_ms: i64 },
+    /// Its request may have left; found so at restart, the outcome is unknown.
+    Sending,
+}
+
+/// One message on its way to WeChat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: u64,
+    /// The rule that chose it.
+    pub rule: String,
+    /// The decision log entry it belongs to, and its position there.
+    pub decision_id: u64,
+    pub message_index: u32,
+    pub outgoing: Outgoing,
+    /// Sent instead when the window is closed and `when_closed` is `Template`.
+    pub fallback: Option<TemplateMessage>,
+    pub when_closed: WhenClosed,
+    pub state: EntryState,
+    pub attempts: u32,
+    pub not_before_ms: i64,
+    pub created_at_ms: i64,
+    pub last_error: Option<String>,
+}
+
+/// Why an entry was given up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadReason {
+    /// WeChat refused it for good.
+    Refused,
+    /// WeChat refused it because of the account's configuration; a person must act.
+    Configuration,
+    /// Passing failures went on past `dispatcher.max_attempts`.
+    RetriesExhausted,
+    /// The request may have reached WeChat; not resent, so the user never gets it twice.
+    UnknownOutcome,
+    /// No window opened within `dispatcher.hold_max_secs`, or no fallback applied.
+    WindowClosed,
+    /// Contact pressure: a cap was reached.
+    Suppressed,
+}
+
+/// An entry that will not be sent, with why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub entry: OutboxEntry,
+    pub reason: DeadReason,
+    pub errcode: Option<i64>,
+    pub detail: String,
+    pub at_ms: i64,
+}
+
+/// The outbox and dead letter trees.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    entries: sled::Tree,
+    dead: sled::Tree,
+}
+
+impl Outbox {
+    /// Opens the trees in `db`.
+    pub fn open(db: &sled::Db) -> Result<Outbox, PipelineError> {
+        Ok(Outbox {
+            entries: db.open_tree(OUTBOX_TREE)?,
+            dead: db.open_tree(DEAD_LETTER_TREE)?,
+        })
+    }
+
+    /// The entries tree, for a transaction of the caller's.
+    pub fn tree(&self) -> &sled::Tree {
+        &self.entries
+    }
+
+    /// The dead letter tree.
+    pub fn dead_tree(&self) -> &sled::Tree {
+        &self.dead
+    }
+
+    /// Adds an entry inside the caller's transaction.
+    pub fn insert_tx<E: From<PipelineError>>(
+        tx: &TransactionalTree,
+        entry: &OutboxEntry,
+    ) -> ConflictableTransactionResult<(), E> {
+        store_tx(tx, OUTBOX_TREE, &entry.id.to_be_bytes(), entry)
+    }
+
+    /// Writes an entry's new state.
+    pub fn put(&self, entry: &OutboxEntry) -> Result<(), PipelineError> {
+        self.entries
+            .insert(entry.id.to_be_bytes(), encode(OUTBOX_TREE, entry)?)?;
+        Ok(())
+    }
+
+    /// Removes a delivered entry.
+    pub fn remove(&self, id: u64) -> Result<(), PipelineError> {
+        self.entries.remove(id.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Moves an entry to the dead letters, atomically.
+    pub fn bury(&self, letter: &DeadLetter) -> Result<(), PipelineError> {
+        let key = letter.entry.id.to_be_bytes();
+        let value = encode(DEAD_LETTER_TREE, letter)?;
+        let result = sled::Transactional::transaction(
+            &(&self.entries, &self.dead),
+            |(entries, dead)| {
+                entries.remove(&key)?;
+                dead.insert(&key, value.clone())?;
+                Ok::<_, sled::transaction::ConflictableTransactionError<PipelineError>>(())
+            },
+        );
+        result.map_err(from_transaction)
+    }
+
+    /// Takes a dead letter back into the outbox as a fresh entry, ready now.
+    pub fn revive(&self, id: u64, now_ms: i64) -> Result<Option<OutboxEntry>, PipelineError> {
+        let key = id.to_be_bytes();
+        let Some(value) = self.dead.get(key)? else {
+            return Ok(None);
+        };
+        let letter: DeadLetter = decode(DEAD_LETTER_TREE, &value)?;
+
+        let mut entry = letter.entry;
+        entry.state = EntryState::Ready;
+        entry.attempts = 0;
+        entry.not_before_ms = now_ms;
+        let encoded = encode(OUTBOX_TREE, &entry)?;
+        let result = sled::Transactional::transaction(
+            &(&self.entries, &self.dead),
+            |(entries, dead)| {
+                dead.remove(&key)?;
+                entries.insert(&key, encoded.clone())?;
+                Ok::<_, sled::transaction::ConflictableTransactionError<PipelineError>>(())
+            },
+        );
+        result.map_err(from_transaction)?;
+        Ok(Some(entry))
+    }
+
+    /// Every pending entry, oldest first.
+    pub fn entries(&self) -> Result<Vec<OutboxEntry>, PipelineError> {
+        let mut entries = Vec::new();
+        for value in self.entries.iter().values() {
+            entries.push(decode(OUTBOX_TREE, &value?)?);
+        }
+        Ok(entries)
+    }
+
+    /// Dead letters, newest first, at most `limit`.
+    pub fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, PipelineError> {
+        let mut letters = Vec::new();
+        for item in self.dead.iter().rev().take(limit) {
+            let (_, value) = item?;
+            letters.push(decode(DEAD_LETTER_TREE, &value)?);
+        }
+        Ok(letters)
+    }
+
+    /// How many entries wait.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// How many dead letters there are.
+    pub fn dead_len(&self) -> usize {
+        self.dead.len()
+    }
+
+    /// Makes the user's held entries ready, after their window opened.
+    pub fn release_held(&self, openid: &str, now_ms: i64) -> Result<usize, PipelineError> {
+        let mut released = 0;
+        for mut entry in self.entries()? {
+            let held = matches!(entry.state, EntryState::Held { .. });
+            if held && entry.outgoing.openid() == openid {
+                entry.state = EntryState::Ready;
+                entry.not_before_ms = now_ms;
+                self.put(&entry)?;
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+}
