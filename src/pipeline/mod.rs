@@ -8,9 +8,13 @@
 pub mod decision_log;
 pub mod dispatcher;
 pub mod held_cards;
+pub mod lookups;
+mod message;
 pub mod outbox;
 pub mod pressure;
 mod rate;
+pub mod replies;
+pub mod worker;
 pub mod window;
 
 #[cfg(test)]

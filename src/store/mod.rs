@@ -5,7 +5,7 @@
 //! here; `api.*` for the API client, `rules.*` for rule memory, history and revisions.
 
 mod commit;
-mod inbox;
+pub mod inbox;
 
 use std::path::Path;
 use std::sync::Arc;
