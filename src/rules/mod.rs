@@ -202,3 +202,7 @@ impl Rules {
 }
 
 mod reload;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
