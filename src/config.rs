@@ -359,10 +359,7 @@ impl Config {
             ),
         ] {
             if !value.is_empty() && AesKey::parse(value).is_err() {
-                return Err(ConfigError::invalid(
-                    key,
-                    "must be 43 characters of base64",
-                ));
+                return Err(ConfigError::invalid(key, "must be 43 characters of base64"));
             }
         }
         if !wechat.encoding_aes_key.is_empty() && wechat.app_id.is_empty() {
@@ -461,7 +458,10 @@ mod tests {
     fn a_value_of_the_wrong_type_is_named() {
         let err = Config::from_toml("[server]\nmax_body_bytes = \"big\"\n").unwrap_err();
 
-        assert!(err.to_string().starts_with("server.max_body_bytes"), "{err}");
+        assert!(
+            err.to_string().starts_with("server.max_body_bytes"),
+            "{err}"
+        );
     }
 
     #[test]

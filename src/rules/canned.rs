@@ -99,8 +99,7 @@ impl CannedLookups {
 
     fn failure(&self, lookup: &str, args: &[&str]) -> Result<(), LookupError> {
         let found = self.failures.iter().find(|failure| {
-            failure.lookup == lookup
-                && failure.arg.as_deref().is_none_or(|arg| args.contains(&arg))
+            failure.lookup == lookup && failure.arg.as_deref().is_none_or(|arg| args.contains(&arg))
         });
         match found {
             Some(failure) => Err(LookupError {
@@ -115,7 +114,10 @@ impl CannedLookups {
 impl Lookups for CannedLookups {
     fn user_cards(&self, openid: &str) -> Result<Vec<HeldCard>, LookupError> {
         self.failure("user_cards", &[openid])?;
-        let held = self.codes.iter().filter(|c| c.openid == openid && c.status == "NORMAL");
+        let held = self
+            .codes
+            .iter()
+            .filter(|c| c.openid == openid && c.status == "NORMAL");
         Ok(held
             .map(|c| HeldCard {
                 card_id: c.card_id.clone(),
@@ -126,7 +128,10 @@ impl Lookups for CannedLookups {
 
     fn card_status(&self, card_id: &str, code: &str) -> Result<CodeState, LookupError> {
         self.failure("card_status", &[card_id, code])?;
-        let found = self.codes.iter().find(|c| c.card_id == card_id && c.code == code);
+        let found = self
+            .codes
+            .iter()
+            .find(|c| c.card_id == card_id && c.code == code);
         let canned = found.ok_or_else(|| {
             LookupError::permanent(format!("invalid serial code {code} of card {card_id}"))
         })?;
@@ -150,7 +155,10 @@ impl Lookups for CannedLookups {
     fn cards_with_status(&self, statuses: &[String]) -> Result<Vec<String>, LookupError> {
         let args: Vec<&str> = statuses.iter().map(String::as_str).collect();
         self.failure("cards_with_status", &args)?;
-        let matching = self.cards.iter().filter(|(_, card)| statuses.contains(&card.status));
+        let matching = self
+            .cards
+            .iter()
+            .filter(|(_, card)| statuses.contains(&card.status));
         Ok(matching.map(|(card_id, _)| card_id.clone()).collect())
     }
 }
@@ -217,7 +225,9 @@ mod tests {
         assert!(err.retryable);
         assert_eq!(ok.extra["reduce_cost"], 2000);
         assert_eq!(
-            canned.cards_with_status(&["CARD_STATUS_VERIFY_OK".to_string()]).unwrap(),
+            canned
+                .cards_with_status(&["CARD_STATUS_VERIFY_OK".to_string()])
+                .unwrap(),
             vec!["pCash20".to_string()]
         );
     }

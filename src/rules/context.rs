@@ -126,7 +126,8 @@ pub(crate) fn set_rule(name: Option<Arc<str>>) {
 
 /// The rule now running on this thread, or "" outside any rule.
 pub(crate) fn current_rule() -> Arc<str> {
-    RULE.with(|rule| rule.borrow().clone()).unwrap_or_else(|| Arc::from(""))
+    RULE.with(|rule| rule.borrow().clone())
+        .unwrap_or_else(|| Arc::from(""))
 }
 
 /// Sets or clears the wall-clock deadline of the handler now running.
@@ -136,7 +137,9 @@ pub(crate) fn set_deadline(deadline: Option<Instant>) {
 
 /// Whether the running handler is past its deadline.
 pub(crate) fn deadline_passed() -> bool {
-    DEADLINE.with(|slot| slot.get()).is_some_and(|deadline| Instant::now() >= deadline)
+    DEADLINE
+        .with(|slot| slot.get())
+        .is_some_and(|deadline| Instant::now() >= deadline)
 }
 
 /// Runs `f` on the evaluation state if one is installed on this thread.

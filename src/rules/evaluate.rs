@@ -41,7 +41,8 @@ impl Decision {
     /// The failure that asks for the event to be evaluated again later: a retryable
     /// lookup error no rule caught. The worker then applies nothing and retries.
     pub fn retry_later(&self) -> Option<&RuleFailure> {
-        self.failures().find(|failure| failure.kind == FailureKind::LookupRetryable)
+        self.failures()
+            .find(|failure| failure.kind == FailureKind::LookupRetryable)
     }
 
     /// Every rule failure of this evaluation.
@@ -115,7 +116,12 @@ pub(crate) fn run(
 
     let state = context::take(&guard);
     let (actions, replies, effects, lookups) = match state {
-        Some(state) => (state.actions, state.replies, state.overlay.into_effects(), state.lookups),
+        Some(state) => (
+            state.actions,
+            state.replies,
+            state.overlay.into_effects(),
+            state.lookups,
+        ),
         None => Default::default(),
     };
     Decision {
@@ -222,7 +228,10 @@ fn classify(err: &EvalAltResult) -> FailureKind {
         EvalAltResult::ErrorRuntime(value, _) => {
             let thrown = value.to_string();
             let retryable = context::with_current(|state| {
-                state.retryable_thrown.iter().any(|message| *message == thrown)
+                state
+                    .retryable_thrown
+                    .iter()
+                    .any(|message| *message == thrown)
             });
             match retryable {
                 Some(true) => FailureKind::LookupRetryable,

@@ -131,7 +131,10 @@ pub fn record(tree: &TransactionalTree, event: &Event) -> Result<(), Unabortable
         return Ok(());
     }
     let key = event.openid.as_bytes();
-    let mut history = tree.get(key)?.map(|bytes| decode(&bytes)).unwrap_or_default();
+    let mut history = tree
+        .get(key)?
+        .map(|bytes| decode(&bytes))
+        .unwrap_or_default();
     history.fold(event);
     // Serialising a plain struct of strings and numbers to JSON cannot fail.
     let bytes = serde_json::to_vec(&history).unwrap_or_default();
@@ -179,7 +182,10 @@ mod tests {
     fn recorded_events_are_read_back_and_account_events_skipped() {
         let db = sled::Config::new().temporary(true).open().unwrap();
         let tree = db.open_tree(HISTORY_TREE).unwrap();
-        let events = [event("user_get_card", 100, Some("mall")), event("card_pass_check", 1, None)];
+        let events = [
+            event("user_get_card", 100, Some("mall")),
+            event("card_pass_check", 1, None),
+        ];
 
         for e in &events {
             (&tree,)

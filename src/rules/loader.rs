@@ -65,13 +65,17 @@ impl std::error::Error for LoadErrors {}
 pub fn read_sources(dir: &Path) -> Result<BTreeMap<String, (PathBuf, String)>, LoadErrors> {
     let single = |message: String| LoadErrors(vec![LoadError::at(dir, Position::NONE, message)]);
     let entries = std::fs::read_dir(dir).map_err(|err| {
-        single(format!("failed to read the rules directory: {err}; create it or set [rules] dir"))
+        single(format!(
+            "failed to read the rules directory: {err}; create it or set [rules] dir"
+        ))
     })?;
 
     let mut sources = BTreeMap::new();
     let mut errors = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|err| single(format!("failed to list: {err}")))?.path();
+        let path = entry
+            .map_err(|err| single(format!("failed to list: {err}")))?
+            .path();
         let Some(name) = rule_name(&path) else {
             continue;
         };
@@ -147,7 +151,10 @@ pub(crate) fn compile_set(
         return Err(LoadErrors(errors));
     }
 
-    let named = rules.iter().map(|r| (r.name.to_string(), r.source.clone())).collect();
+    let named = rules
+        .iter()
+        .map(|r| (r.name.to_string(), r.source.clone()))
+        .collect();
     Ok(RuleSet {
         revision: revision_of(&named),
         rules,
@@ -184,8 +191,13 @@ fn compile_rule(
         return Err(errors);
     }
 
-    run_top_level(engine, name, &ast, timeout)
-        .map_err(|err| vec![LoadError::at(file, error_position(&err), error_message(&err))])?;
+    run_top_level(engine, name, &ast, timeout).map_err(|err| {
+        vec![LoadError::at(
+            file,
+            error_position(&err),
+            error_message(&err),
+        )]
+    })?;
     Ok((ast, handlers))
 }
 

@@ -201,7 +201,9 @@ impl LookupCache {
 
 impl std::fmt::Debug for LookupCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LookupCache").field("ttl", &self.ttl).finish()
+        f.debug_struct("LookupCache")
+            .field("ttl", &self.ttl)
+            .finish()
     }
 }
 
@@ -217,7 +219,9 @@ mod tests {
         cache.put(key.clone(), Dynamic::from_int(1));
 
         assert_eq!(cache.get(&key).unwrap().as_int().unwrap(), 1);
-        assert!(cache.get(&LookupKey::CardInfo("other".to_string())).is_none());
+        assert!(cache
+            .get(&LookupKey::CardInfo("other".to_string()))
+            .is_none());
     }
 
     #[test]

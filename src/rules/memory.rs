@@ -161,9 +161,9 @@ mod tests {
         ];
 
         (&tree,)
-            .transaction(|(tx,)| Ok::<_, sled::transaction::ConflictableTransactionError>(
-                apply(tx, &effects)?,
-            ))
+            .transaction(|(tx,)| {
+                Ok::<_, sled::transaction::ConflictableTransactionError>(apply(tx, &effects)?)
+            })
             .unwrap();
 
         let channel = read(&tree, &value_key("oUser", "channel")).unwrap();

@@ -69,10 +69,7 @@ pub enum RulesError {
         source: std::io::Error,
     },
     #[error("failed to watch {dir} for rule changes: {source}")]
-    Watch {
-        dir: PathBuf,
-        source: notify::Error,
-    },
+    Watch { dir: PathBuf, source: notify::Error },
     #[error("rules task stopped before finishing: {0}")]
     Interrupted(String),
 }
@@ -106,7 +103,8 @@ impl std::fmt::Debug for Rules {
 }
 
 fn open_tree(db: &sled::Db, tree: &'static str) -> Result<sled::Tree, RulesError> {
-    db.open_tree(tree).map_err(|source| RulesError::Store { tree, source })
+    db.open_tree(tree)
+        .map_err(|source| RulesError::Store { tree, source })
 }
 
 impl Rules {
@@ -119,12 +117,14 @@ impl Rules {
         let engine = engine::build_engine(config);
         let stats = StatsRegistry::default();
         let timeout = Duration::from_millis(config.timeout_ms);
-        let set = loader::load_dir(&engine, &config.dir, timeout, &stats)
-            .map_err(RulesError::Load)?;
+        let set =
+            loader::load_dir(&engine, &config.dir, timeout, &stats).map_err(RulesError::Load)?;
 
         let services = Services {
             lookups,
-            cache: Arc::new(LookupCache::new(Duration::from_secs(config.lookup_cache_secs))),
+            cache: Arc::new(LookupCache::new(Duration::from_secs(
+                config.lookup_cache_secs,
+            ))),
             memory: open_tree(db, memory::MEMORY_TREE)?,
             history: open_tree(db, history::HISTORY_TREE)?,
         };
@@ -188,7 +188,11 @@ impl Rules {
     /// The state of the rules for `/admin/rules`.
     pub fn status(&self) -> RulesStatus {
         let set = self.inner.active.load_full();
-        let log = self.inner.reload.lock().unwrap_or_else(|poison| poison.into_inner());
+        let log = self
+            .inner
+            .reload
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         RulesStatus {
             dir: self.inner.config.dir.clone(),
             revision: set.revision.clone(),
@@ -206,3 +210,28 @@ mod reload;
 mod testing;
 #[cfg(test)]
 mod tests;
+
+/// Compiles `[rules] dir` without running anything, for `cardbot check`: every error
+/// of every file, or the set that would load.
+pub fn check_dir(config: &RulesConfig) -> Result<RuleSet, LoadErrors> {
+    let engine = engine::build_engine(config);
+    let timeout = Duration::from_millis(config.timeout_ms);
+    loader::load_dir(&engine, &config.dir, timeout, &StatsRegistry::default())
+}
+
+/// What `GET /admin/rules` answers: the status and the kept revisions.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RulesAdminView {
+    pub status: RulesStatus,
+    pub revisions: Vec<RevisionInfo>,
+}
+
+impl Rules {
+    /// The body of `GET /admin/rules`.
+    pub fn admin_view(&self) -> Result<RulesAdminView, RulesError> {
+        Ok(RulesAdminView {
+            status: self.status(),
+            revisions: self.revisions()?,
+        })
+    }
+}

@@ -29,7 +29,11 @@ impl Rules {
     pub fn rollback(&self, revision: Option<&str>) -> Result<ReloadOutcome, RulesError> {
         let mut log = self.lock_reload();
         let active = self.inner.active.load().revision.clone();
-        let found = self.inner.revisions.find(revision, &active).map_err(store_error)?;
+        let found = self
+            .inner
+            .revisions
+            .find(revision, &active)
+            .map_err(store_error)?;
         let target = found.ok_or_else(|| match revision {
             Some(wanted) => RulesError::UnknownRevision(wanted.to_string()),
             None => RulesError::NoPreviousRevision(active.clone()),
@@ -69,7 +73,10 @@ impl Rules {
     }
 
     fn lock_reload(&self) -> MutexGuard<'_, ReloadLog> {
-        self.inner.reload.lock().unwrap_or_else(|poison| poison.into_inner())
+        self.inner
+            .reload
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     fn reload_locked(&self, log: &mut ReloadLog) -> Result<ReloadOutcome, RulesError> {

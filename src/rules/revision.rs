@@ -47,7 +47,10 @@ impl RevisionStore {
     /// same revision moves to the front, so "previous" means the one active before.
     pub(crate) fn save(&self, set: &RuleSet) -> Result<(), sled::Error> {
         let kept = self.list()?;
-        if kept.first().is_some_and(|newest| newest.1.revision == set.revision) {
+        if kept
+            .first()
+            .is_some_and(|newest| newest.1.revision == set.revision)
+        {
             return Ok(());
         }
         for (key, stored) in &kept {

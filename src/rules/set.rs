@@ -36,7 +36,10 @@ pub struct RuleSet {
 impl RuleSet {
     /// The rule sources by name, as kept for rollback.
     pub fn sources(&self) -> BTreeMap<String, String> {
-        let pairs = self.rules.iter().map(|rule| (rule.name.to_string(), rule.source.clone()));
+        let pairs = self
+            .rules
+            .iter()
+            .map(|rule| (rule.name.to_string(), rule.source.clone()));
         pairs.collect()
     }
 }

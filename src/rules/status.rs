@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::set::{RuleCounters, RuleSet};
 
@@ -44,7 +44,7 @@ pub struct ReloadRecord {
 }
 
 /// What a successful reload or rollback did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReloadOutcome {
     pub revision: String,
     /// False when the files had not changed and the active set stayed.

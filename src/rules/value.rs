@@ -30,7 +30,11 @@ pub fn to_json(value: &Dynamic) -> Result<Value, String> {
         return Ok(Value::String(ch.to_string()));
     }
     if let Some(array) = value.read_lock::<Array>() {
-        return array.iter().map(to_json).collect::<Result<_, _>>().map(Value::Array);
+        return array
+            .iter()
+            .map(to_json)
+            .collect::<Result<_, _>>()
+            .map(Value::Array);
     }
     if let Some(map) = value.read_lock::<Map>() {
         let mut object = serde_json::Map::new();
@@ -39,7 +43,10 @@ pub fn to_json(value: &Dynamic) -> Result<Value, String> {
         }
         return Ok(Value::Object(object));
     }
-    Err(format!("a value of type {} cannot be stored", value.type_name()))
+    Err(format!(
+        "a value of type {} cannot be stored",
+        value.type_name()
+    ))
 }
 
 /// Converts JSON to a Rhai value: null is (), integers that fit are ints, others floats.
@@ -106,7 +113,10 @@ pub fn event_to_map(event: &Event) -> Map {
     }
 
     map.insert("create_time".into(), Dynamic::from_int(event.create_time));
-    let numbers = [("outer_id", event.outer_id), ("location_id", event.location_id)];
+    let numbers = [
+        ("outer_id", event.outer_id),
+        ("location_id", event.location_id),
+    ];
     for (name, value) in numbers {
         if let Some(value) = value {
             map.insert(name.into(), Dynamic::from_int(value));
@@ -174,6 +184,9 @@ mod tests {
         assert!(!map["is_give_by_friend"].as_bool().unwrap());
         assert!(!map.contains_key("card_id"));
         let fields = map["fields"].read_lock::<Map>().unwrap().clone();
-        assert_eq!(fields["SourceScene"].clone().into_string().unwrap(), "SOURCE_SCENE_QRCODE");
+        assert_eq!(
+            fields["SourceScene"].clone().into_string().unwrap(),
+            "SOURCE_SCENE_QRCODE"
+        );
     }
 }

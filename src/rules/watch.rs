@@ -30,7 +30,9 @@ impl Rules {
             source,
         };
         let mut watcher = notify::recommended_watcher(sender).map_err(fail)?;
-        watcher.watch(&dir, RecursiveMode::NonRecursive).map_err(fail)?;
+        watcher
+            .watch(&dir, RecursiveMode::NonRecursive)
+            .map_err(fail)?;
 
         let rules = self.clone();
         let debounce = Duration::from_millis(self.inner.config.reload_debounce_ms);

@@ -84,7 +84,9 @@ fn send_template(openid: &str, template_id: &str, data: &Map, url: Dynamic) -> O
     let url = if url.is_unit() {
         None
     } else {
-        let url = url.into_string().map_err(|t| fail(format!("url must be a string, not {t}")))?;
+        let url = url
+            .into_string()
+            .map_err(|t| fail(format!("url must be a string, not {t}")))?;
         Some(url).filter(|url| !url.is_empty())
     };
     let message = Message::Template {

@@ -50,7 +50,10 @@ fn answer(state: &mut EvalState, key: LookupKey) -> Result<Dynamic, String> {
         (LookupSource::Fetched, fetched)
     };
 
-    state.memo.entry(key.clone()).or_insert_with(|| result.clone());
+    state
+        .memo
+        .entry(key.clone())
+        .or_insert_with(|| result.clone());
     state.lookups.push(LookupRecord {
         rule: current_rule().to_string(),
         name: key.name().to_string(),
@@ -62,7 +65,9 @@ fn answer(state: &mut EvalState, key: LookupKey) -> Result<Dynamic, String> {
     result.map_err(|err| {
         if err.retryable {
             // with_state prefixes the function name; the evaluator matches the full text.
-            state.retryable_thrown.push(format!("{}: {}", key.name(), err.message));
+            state
+                .retryable_thrown
+                .push(format!("{}: {}", key.name(), err.message));
         }
         err.message
     })

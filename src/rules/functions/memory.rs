@@ -12,19 +12,22 @@ type Answer<T> = Result<T, Box<EvalAltResult>>;
 
 /// Registers the memory and history functions.
 pub(crate) fn register(engine: &mut Engine) {
-    engine.register_fn("remember", |openid: &str, key: &str, value: Dynamic| -> Answer<()> {
-        with_state("remember", |state| {
-            check_names(openid, key)?;
-            let value = to_json(&value)?;
-            state.overlay.push(MemoryEffect::Remember {
-                rule: current_rule().to_string(),
-                openid: openid.to_string(),
-                key: key.to_string(),
-                value,
-            });
-            Ok(())
-        })
-    });
+    engine.register_fn(
+        "remember",
+        |openid: &str, key: &str, value: Dynamic| -> Answer<()> {
+            with_state("remember", |state| {
+                check_names(openid, key)?;
+                let value = to_json(&value)?;
+                state.overlay.push(MemoryEffect::Remember {
+                    rule: current_rule().to_string(),
+                    openid: openid.to_string(),
+                    key: key.to_string(),
+                    value,
+                });
+                Ok(())
+            })
+        },
+    );
     engine.register_fn("recall", |openid: &str, key: &str| -> Answer<Dynamic> {
         with_state("recall", |state| {
             check_names(openid, key)?;
@@ -32,9 +35,12 @@ pub(crate) fn register(engine: &mut Engine) {
             Ok(stored.as_ref().map_or(Dynamic::UNIT, from_json))
         })
     });
-    engine.register_fn("once_per", |openid: &str, key: &str, seconds: INT| -> Answer<bool> {
-        with_state("once_per", |state| once_per(state, openid, key, seconds))
-    });
+    engine.register_fn(
+        "once_per",
+        |openid: &str, key: &str, seconds: INT| -> Answer<bool> {
+            with_state("once_per", |state| once_per(state, openid, key, seconds))
+        },
+    );
     engine.register_fn("history", |openid: &str| -> Answer<Dynamic> {
         with_state("history", |state| user_history(state, openid))
     });

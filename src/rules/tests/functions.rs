@@ -27,10 +27,13 @@ retryable = true
 "#;
 
 fn texts(decision: &crate::rules::Decision) -> Vec<String> {
-    let texts = decision.actions.iter().filter_map(|action| match &action.message {
-        Message::Text { content } => Some(content.clone()),
-        _ => None,
-    });
+    let texts = decision
+        .actions
+        .iter()
+        .filter_map(|action| match &action.message {
+            Message::Text { content } => Some(content.clone()),
+            _ => None,
+        });
     texts.collect()
 }
 
@@ -47,11 +50,15 @@ fn the_event_map_has_typed_fields_raw_elements_and_unit_for_absent_ones() {
     let mut e = event("user_get_card");
     e.outer_id = Some(7);
     e.is_give_by_friend = Some(false);
-    e.fields.insert("SourceScene".into(), "SOURCE_SCENE_QRCODE".into());
+    e.fields
+        .insert("SourceScene".into(), "SOURCE_SCENE_QRCODE".into());
 
     let decision = h.evaluate(&e);
 
-    assert_eq!(texts(&decision), vec!["user_get_card pLotusCash20 true".to_string()]);
+    assert_eq!(
+        texts(&decision),
+        vec!["user_get_card pLotusCash20 true".to_string()]
+    );
 }
 
 #[test]
@@ -75,25 +82,50 @@ fn every_send_function_collects_its_message_with_the_rule_name() {
 
     assert!(decision.failures().next().is_none(), "{:?}", decision.rules);
     assert_eq!(decision.actions.len(), 7);
-    assert!(decision.actions.iter().all(|a| a.rule == "all_sends" && a.openid == "oAlice"));
-    assert_eq!(decision.actions[1].message, Message::Card { card_id: "pLotusNext".into() });
+    assert!(decision
+        .actions
+        .iter()
+        .all(|a| a.rule == "all_sends" && a.openid == "oAlice"));
+    assert_eq!(
+        decision.actions[1].message,
+        Message::Card {
+            card_id: "pLotusNext".into()
+        }
+    );
     let Message::Template { data, url, .. } = &decision.actions[5].message else {
         panic!("not a template: {:?}", decision.actions[5]);
     };
     assert_eq!(data["first"]["value"], "Hello");
     assert_eq!(data["remark"]["color"], "#173177");
     assert_eq!(url.as_deref(), Some("https://lotus.example"));
-    assert!(matches!(&decision.actions[6].message, Message::Template { url: None, .. }));
+    assert!(matches!(
+        &decision.actions[6].message,
+        Message::Template { url: None, .. }
+    ));
     assert_eq!(decision.replies.len(), 2);
-    assert_eq!(decision.replies[0].body, ReplyBody::Text { content: "see you soon".into() });
+    assert_eq!(
+        decision.replies[0].body,
+        ReplyBody::Text {
+            content: "see you soon".into()
+        }
+    );
 }
 
 #[test]
 fn bad_arguments_raise_an_error_naming_the_function() {
     let cases = [
-        (r#"send_text("", "hi")"#, "send_text: openid must not be empty"),
-        (r#"send_news(e.openid, #{title: "t", description: "", picurl: ""})"#, "send_news: missing key `url`"),
-        (r#"send_miniprogram(e.openid, #{title: "t"})"#, "send_miniprogram: missing key `appid`"),
+        (
+            r#"send_text("", "hi")"#,
+            "send_text: openid must not be empty",
+        ),
+        (
+            r#"send_news(e.openid, #{title: "t", description: "", picurl: ""})"#,
+            "send_news: missing key `url`",
+        ),
+        (
+            r#"send_miniprogram(e.openid, #{title: "t"})"#,
+            "send_miniprogram: missing key `appid`",
+        ),
         (r#"send_text(e.openid, 42)"#, "send_text"),
         (r#"reply_text("")"#, "reply_text: text must not be empty"),
     ];
@@ -103,9 +135,20 @@ fn bad_arguments_raise_an_error_naming_the_function() {
 
         let decision = h.evaluate(&event("text"));
 
-        let failure = decision.failures().next().unwrap_or_else(|| panic!("{call} passed"));
-        assert!(failure.message.contains(expected), "{call}: {}", failure.message);
-        assert!(failure.location.ends_with("bad.rhai:1:17"), "{}", failure.location);
+        let failure = decision
+            .failures()
+            .next()
+            .unwrap_or_else(|| panic!("{call} passed"));
+        assert!(
+            failure.message.contains(expected),
+            "{call}: {}",
+            failure.message
+        );
+        assert!(
+            failure.location.ends_with("bad.rhai:1:17"),
+            "{}",
+            failure.location
+        );
     }
 }
 
@@ -131,10 +174,17 @@ fn lookups_answer_from_the_backend_and_are_memoised_then_shared() {
         texts(&first),
         vec![r#"1 NORMAL true 1700600000 20 yuan off CASH ["pLotusCash20"]"#.to_string()]
     );
-    let sources: Vec<_> = first.lookups.iter().map(|l| (l.name.as_str(), l.source)).collect();
+    let sources: Vec<_> = first
+        .lookups
+        .iter()
+        .map(|l| (l.name.as_str(), l.source))
+        .collect();
     assert_eq!(sources[2], ("card_info", LookupSource::Fetched));
     assert_eq!(sources[3], ("card_info", LookupSource::Event));
-    assert!(second.lookups.iter().all(|l| l.source != LookupSource::Fetched));
+    assert!(second
+        .lookups
+        .iter()
+        .all(|l| l.source != LookupSource::Fetched));
     assert_eq!(first.lookups[0].args, vec!["oAlice".to_string()]);
 }
 
@@ -150,7 +200,10 @@ fn a_failed_lookup_can_be_caught_by_the_rule() {
 
     let decision = h.evaluate(&event("text"));
 
-    assert_eq!(texts(&decision), vec!["caught: card_info: invalid card id pUnknown", "busy"]);
+    assert_eq!(
+        texts(&decision),
+        vec!["caught: card_info: invalid card id pUnknown", "busy"]
+    );
     assert!(decision.retry_later().is_none());
     assert!(decision.lookups.iter().all(|l| l.error.is_some()));
 }
@@ -165,18 +218,28 @@ fn an_uncaught_retryable_lookup_failure_asks_for_a_retry() {
 
     let retry = decision.retry_later().unwrap();
     assert_eq!(retry.kind, FailureKind::LookupRetryable);
-    assert!(retry.location.ends_with("a_busy.rhai:1:72"), "{}", retry.location);
+    assert!(
+        retry.location.ends_with("a_busy.rhai:1:72"),
+        "{}",
+        retry.location
+    );
     assert_eq!(texts(&decision), vec!["kept"]);
 }
 
 #[test]
 fn an_uncaught_permanent_lookup_failure_is_a_plain_rule_error() {
-    let h = harness(&[("r", r#"fn on_text(e) { card_info("pUnknown"); }"#)], CANNED);
+    let h = harness(
+        &[("r", r#"fn on_text(e) { card_info("pUnknown"); }"#)],
+        CANNED,
+    );
 
     let decision = h.evaluate(&event("text"));
 
     assert!(decision.retry_later().is_none());
-    assert_eq!(decision.failures().next().unwrap().kind, FailureKind::Runtime);
+    assert_eq!(
+        decision.failures().next().unwrap().kind,
+        FailureKind::Runtime
+    );
 }
 
 #[test]

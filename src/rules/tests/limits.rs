@@ -8,20 +8,27 @@ const POLITE: &str = r#"fn on_text(e) { send_text(e.openid, "still here"); }"#;
 
 fn kinds_and_texts(decision: &crate::rules::Decision) -> (Vec<FailureKind>, Vec<String>) {
     let kinds = decision.failures().map(|f| f.kind).collect();
-    let texts = decision.actions.iter().filter_map(|action| match &action.message {
-        Message::Text { content } => Some(content.clone()),
-        _ => None,
-    });
+    let texts = decision
+        .actions
+        .iter()
+        .filter_map(|action| match &action.message {
+            Message::Text { content } => Some(content.clone()),
+            _ => None,
+        });
     (kinds, texts.collect())
 }
 
 #[test]
 fn an_endless_loop_is_stopped_by_the_deadline_while_other_rules_act() {
     let endless = r#"fn on_text(e) { send_text(e.openid, "lost"); loop { } }"#;
-    let h = harness_with(&[("a_endless", endless), ("b_polite", POLITE)], "", |config| {
-        config.timeout_ms = 50;
-        config.max_operations = 0;
-    });
+    let h = harness_with(
+        &[("a_endless", endless), ("b_polite", POLITE)],
+        "",
+        |config| {
+            config.timeout_ms = 50;
+            config.max_operations = 0;
+        },
+    );
 
     let decision = h.evaluate(&event("text"));
 
@@ -42,9 +49,13 @@ fn the_operation_limit_stops_a_long_loop() {
 
     let decision = h.evaluate(&event("text"));
 
-    assert_eq!(kinds_and_texts(&decision), (vec![FailureKind::OperationLimit], vec![
-        "still here".to_string()
-    ]));
+    assert_eq!(
+        kinds_and_texts(&decision),
+        (
+            vec![FailureKind::OperationLimit],
+            vec!["still here".to_string()]
+        )
+    );
 }
 
 #[test]
@@ -68,7 +79,10 @@ fn the_call_depth_limit_stops_runaway_recursion() {
 
     let decision = h.evaluate(&event("text"));
 
-    assert_eq!(kinds_and_texts(&decision).0, vec![FailureKind::CallDepthLimit]);
+    assert_eq!(
+        kinds_and_texts(&decision).0,
+        vec![FailureKind::CallDepthLimit]
+    );
 }
 
 #[test]

@@ -14,7 +14,12 @@ fn load(files: &[(&str, &str)]) -> Result<crate::rules::RuleSet, LoadErrors> {
     }
     let config = test_config(dir.path());
     let engine = build_engine(&config);
-    load_dir(&engine, dir.path(), std::time::Duration::from_secs(2), &StatsRegistry::default())
+    load_dir(
+        &engine,
+        dir.path(),
+        std::time::Duration::from_secs(2),
+        &StatsRegistry::default(),
+    )
 }
 
 fn first_error(files: &[(&str, &str)]) -> String {
@@ -25,7 +30,10 @@ fn first_error(files: &[(&str, &str)]) -> String {
 fn a_misspelt_handler_is_a_load_error_with_a_hint() {
     let err = first_error(&[("typo", "fn on_user_get_crad(e) { }")]);
 
-    assert!(err.contains("typo.rhai: on_user_get_crad is not a known handler"), "{err}");
+    assert!(
+        err.contains("typo.rhai: on_user_get_crad is not a known handler"),
+        "{err}"
+    );
     assert!(err.contains("did you mean on_user_get_card?"), "{err}");
 }
 
@@ -50,20 +58,30 @@ fn eval_and_import_are_refused() {
     let import = first_error(&[("im", "import \"secrets\" as s;")]);
 
     assert!(eval.contains("ev.rhai:1:"), "{eval}");
-    assert!(import.contains("im.rhai:1:") && import.contains("secrets"), "{import}");
+    assert!(
+        import.contains("im.rhai:1:") && import.contains("secrets"),
+        "{import}"
+    );
 }
 
 #[test]
 fn state_functions_at_the_top_level_are_refused() {
     let err = first_error(&[("top", "send_text(\"oAlice\", \"hi\");")]);
 
-    assert!(err.contains("send_text: can only be called inside a handler"), "{err}");
+    assert!(
+        err.contains("send_text: can only be called inside a handler"),
+        "{err}"
+    );
 }
 
 #[test]
 fn every_broken_file_is_reported_not_just_the_first() {
-    let errors = load(&[("a", "fn on_textt(e) {}"), ("b", "let x = ;"), ("c", "fn on_text(e) {}")])
-        .unwrap_err();
+    let errors = load(&[
+        ("a", "fn on_textt(e) {}"),
+        ("b", "let x = ;"),
+        ("c", "fn on_text(e) {}"),
+    ])
+    .unwrap_err();
 
     assert_eq!(errors.0.len(), 2);
 }

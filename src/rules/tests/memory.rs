@@ -6,10 +6,13 @@ use crate::rules::testing::{event, harness};
 use crate::rules::MemoryEffect;
 
 fn texts(decision: &crate::rules::Decision) -> Vec<String> {
-    let texts = decision.actions.iter().filter_map(|action| match &action.message {
-        Message::Text { content } => Some(content.clone()),
-        _ => None,
-    });
+    let texts = decision
+        .actions
+        .iter()
+        .filter_map(|action| match &action.message {
+            Message::Text { content } => Some(content.clone()),
+            _ => None,
+        });
     texts.collect()
 }
 
@@ -29,7 +32,8 @@ fn a_write_is_read_back_in_the_same_event_and_by_later_rules() {
 
 #[test]
 fn writes_persist_only_once_applied() {
-    let writer = r#"fn on_user_get_card(e) { remember(e.openid, "visits", #{n: 1, tags: ["vip"]}); }"#;
+    let writer =
+        r#"fn on_user_get_card(e) { remember(e.openid, "visits", #{n: 1, tags: ["vip"]}); }"#;
     let reader = r#"fn on_text(e) { let v = recall(e.openid, "visits"); send_text(e.openid, `${type_of(v)} ${v?.n} ${v?.tags}`); }"#;
     let h = harness(&[("writer", writer), ("reader", reader)], "");
     let got = event("user_get_card");
@@ -55,7 +59,11 @@ fn a_failing_rule_loses_its_writes_and_actions_only() {
     assert!(decision.effects.is_empty());
     let failure = decision.failures().next().unwrap();
     assert!(failure.message.contains("boom"), "{}", failure.message);
-    assert!(failure.location.ends_with("a_failing.rhai:1:74"), "{}", failure.location);
+    assert!(
+        failure.location.ends_with("a_failing.rhai:1:74"),
+        "{}",
+        failure.location
+    );
 }
 
 #[test]
@@ -80,12 +88,21 @@ fn once_per_is_true_once_in_its_window() {
 
 #[test]
 fn once_per_refuses_a_window_that_is_not_positive() {
-    let h = harness(&[("r", r#"fn on_text(e) { once_per(e.openid, "k", 0); }"#)], "");
+    let h = harness(
+        &[("r", r#"fn on_text(e) { once_per(e.openid, "k", 0); }"#)],
+        "",
+    );
 
     let decision = h.evaluate(&event("text"));
 
     let failure = decision.failures().next().unwrap();
-    assert!(failure.message.contains("once_per: seconds must be positive"), "{}", failure.message);
+    assert!(
+        failure
+            .message
+            .contains("once_per: seconds must be positive"),
+        "{}",
+        failure.message
+    );
 }
 
 #[test]
@@ -111,10 +128,17 @@ fn history_includes_the_event_being_handled_and_what_was_recorded() {
 
 #[test]
 fn a_value_that_cannot_be_stored_is_refused() {
-    let h = harness(&[("r", r#"fn on_text(e) { remember(e.openid, "f", || 1); }"#)], "");
+    let h = harness(
+        &[("r", r#"fn on_text(e) { remember(e.openid, "f", || 1); }"#)],
+        "",
+    );
 
     let decision = h.evaluate(&event("text"));
 
     let failure = decision.failures().next().unwrap();
-    assert!(failure.message.contains("remember: a value of type"), "{}", failure.message);
+    assert!(
+        failure.message.contains("remember: a value of type"),
+        "{}",
+        failure.message
+    );
 }
