@@ -227,12 +227,7 @@ fn classify(err: &EvalAltResult) -> FailureKind {
         EvalAltResult::ErrorStackOverflow(..) => FailureKind::CallDepthLimit,
         EvalAltResult::ErrorRuntime(value, _) => {
             let thrown = value.to_string();
-            let retryable = context::with_current(|state| {
-                state
-                    .retryable_thrown
-                    .iter()
-                    .any(|message| *message == thrown)
-            });
+            let retryable = context::with_current(|state| state.retryable_thrown.contains(&thrown));
             match retryable {
                 Some(true) => FailureKind::LookupRetryable,
                 _ => FailureKind::Runtime,

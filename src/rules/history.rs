@@ -100,10 +100,9 @@ impl History {
     /// The map `history(openid)` returns; unset times read as `()`.
     pub fn to_map(&self) -> Map {
         let json = serde_json::to_value(self).unwrap_or_default();
-        match super::value::from_json(&json).try_cast::<Map>() {
-            Some(map) => map,
-            None => Map::new(),
-        }
+        super::value::from_json(&json)
+            .try_cast::<Map>()
+            .unwrap_or_default()
     }
 }
 
