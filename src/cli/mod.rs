@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
+pub mod rules;
 mod serve;
 
 /// cardbot: the callback server for WeChat card and coupon events.
@@ -24,12 +26,21 @@ pub struct Cli {
 pub enum Command {
     /// Run the callback server.
     Serve,
+    /// Validate the config and compile every rule; exits non-zero on any problem.
+    Check,
+    /// Inspect or roll back the rules of the running server.
+    Rules {
+        #[command(subcommand)]
+        command: rules::RulesCommand,
+    },
 }
 
 /// Runs the chosen command and turns its outcome into the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve::run(&cli.config),
+        Command::Check => check::run(&cli.config),
+        Command::Rules { command } => rules::run(&cli.config, &command),
     };
     match result {
         Ok(code) => code,

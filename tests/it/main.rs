@@ -3,4 +3,5 @@
 mod api;
 mod callback;
 mod crash;
+mod rules;
 mod support;

@@ -1,0 +1,74 @@
+//! `user_cards`, `card_status`, `card_info`, `cards_with_status`: asked lazily, memoised
+//! within the event, shared briefly across events, and every call recorded.
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult};
+
+use crate::rules::context::{current_rule, with_state, EvalState};
+use crate::rules::lookup::{LookupKey, LookupRecord, LookupSource};
+
+type Answer = Result<Dynamic, Box<EvalAltResult>>;
+
+/// Registers the lookup functions.
+pub(crate) fn register(engine: &mut Engine) {
+    engine.register_fn("user_cards", |openid: &str| -> Answer {
+        lookup(LookupKey::UserCards(openid.to_string()))
+    });
+    engine.register_fn("card_status", |card_id: &str, code: &str| -> Answer {
+        lookup(LookupKey::CardStatus(card_id.to_string(), code.to_string()))
+    });
+    engine.register_fn("card_info", |card_id: &str| -> Answer {
+        lookup(LookupKey::CardInfo(card_id.to_string()))
+    });
+    engine.register_fn("cards_with_status", |statuses: Array| -> Answer {
+        let statuses = statuses
+            .into_iter()
+            .map(|status| status.into_string())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|found| format!("cards_with_status: statuses must be strings, not {found}"))?;
+        lookup(LookupKey::CardsWithStatus(statuses))
+    });
+}
+
+fn lookup(key: LookupKey) -> Answer {
+    let name = key.name();
+    with_state(name, |state| answer(state, key))
+}
+
+/// Answers from the event's memo, then the shared cache, then the [`Lookups`] backend.
+///
+/// [`Lookups`]: crate::rules::lookup::Lookups
+fn answer(state: &mut EvalState, key: LookupKey) -> Result<Dynamic, String> {
+    let (source, result) = if let Some(known) = state.memo.get(&key) {
+        (LookupSource::Event, known.clone())
+    } else if let Some(cached) = state.services.cache.get(&key) {
+        (LookupSource::Shared, Ok(cached))
+    } else {
+        let fetched = key.ask(state.services.lookups.as_ref());
+        if let Ok(value) = &fetched {
+            state.services.cache.put(key.clone(), value.clone());
+        }
+        (LookupSource::Fetched, fetched)
+    };
+
+    state
+        .memo
+        .entry(key.clone())
+        .or_insert_with(|| result.clone());
+    state.lookups.push(LookupRecord {
+        rule: current_rule().to_string(),
+        name: key.name().to_string(),
+        args: key.args(),
+        source,
+        error: result.as_ref().err().cloned(),
+    });
+
+    result.map_err(|err| {
+        if err.retryable {
+            // with_state prefixes the function name; the evaluator matches the full text.
+            state
+                .retryable_thrown
+                .push(format!("{}: {}", key.name(), err.message));
+        }
+        err.message
+    })
+}
