@@ -299,6 +299,13 @@ pub struct WorkerConfig {
     /// How long a user's card list synced from `card/user/getcardlist`, or one code's
     /// status learnt from an event, is trusted without asking the API again, in seconds.
     pub held_cards_fresh_secs: u64,
+    /// How long a callback for a text message, a menu click or a subscribe waits for the
+    /// rules' passive reply (`reply_text`), in milliseconds. WeChat waits 5 s in all;
+    /// a reply not ready in time goes as a customer-service message instead.
+    pub reply_budget_ms: u64,
+    /// Accept and store events but handle none, for maintenance: they wait in the
+    /// inbox until the worker runs again.
+    pub paused: bool,
 }
 
 impl Default for WorkerConfig {
@@ -309,6 +316,8 @@ impl Default for WorkerConfig {
             retry_max_secs: 300,
             max_attempts: 20,
             held_cards_fresh_secs: 600,
+            reply_budget_ms: 1000,
+            paused: false,
         }
     }
 }
@@ -628,6 +637,13 @@ impl Config {
         }
 
         self.validate_pipeline()?;
+
+        if self.worker.reply_budget_ms >= 4000 {
+            return Err(ConfigError::invalid(
+                "worker.reply_budget_ms",
+                "must be under 4000, well inside WeChat's 5 s wait",
+            ));
+        }
 
         let dispatcher = &self.dispatcher;
         for (key, value) in [

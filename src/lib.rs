@@ -13,6 +13,7 @@
 //! - [`telemetry`]: tracing setup.
 
 pub mod api;
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,19 +1,14 @@
-//! `cardbot serve`: load the config and run the server until SIGTERM or ctrl-c.
+//! `cardbot serve`: load the config, start everything, and run until SIGTERM or ctrl-c.
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::clock;
+use crate::app::App;
 use crate::config::Config;
-use crate::server::{AppState, CallbackSettings, Server};
-use crate::store::Store;
+use crate::rules::Rules;
 use crate::telemetry;
-
-/// How often expired dedup keys are pruned.
-const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Runs the server on the config at `path`.
 pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
@@ -29,43 +24,36 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let store = Store::open(&config.store.path)?;
-    tokio::spawn(prune_dedup_keys(
-        store.clone(),
-        config.store.dedup_retention_secs,
-    ));
-
-    let state = AppState {
-        callback: CallbackSettings::from_config(&config),
-        store: store.clone(),
-    };
-    let server = Server::bind(&config, state)
-        .with_context(|| format!("failed to listen on {}", config.server.listen))?;
+    let app = App::start(&config).await?;
+    tokio::spawn(reload_on_sighup(app.rules.clone()));
     tracing::info!(
-        addr = %server.local_addr(),
+        addr = %app.server.local_addr(),
         callback_path = %config.server.callback_path,
         encrypted = config.wechat.aes_key().is_some(),
+        revision = %app.rules.active().revision,
         "cardbot listening"
     );
 
-    server.run().await.context("server failed")?;
+    let store = app.store.clone();
+    app.server.run().await.context("server failed")?;
 
-    store
-        .flush()
-        .context("failed to flush the store at shutdown")?;
+    store.flush().context("failed to flush the store at shutdown")?;
     tracing::info!("cardbot stopped");
     Ok(())
 }
 
-async fn prune_dedup_keys(store: Store, retention_secs: u64) {
-    let mut ticker = tokio::time::interval(PRUNE_INTERVAL);
-    loop {
-        ticker.tick().await;
-        let cutoff_ms = clock::now_ms() - (retention_secs as i64) * 1000;
-        match store.prune_seen(cutoff_ms) {
-            Ok(0) => {}
-            Ok(removed) => tracing::debug!(removed, "pruned expired dedup keys"),
-            Err(err) => tracing::warn!(error = %err, "failed to prune dedup keys"),
+/// SIGHUP reloads the rules, as editing a file does.
+async fn reload_on_sighup(rules: Rules) {
+    use tokio::signal::unix::{signal, SignalKind};
+
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload rules through /admin/rules/reload");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match rules.reload_async().await {
+            Ok(outcome) => tracing::info!(?outcome, "rules reloaded on SIGHUP"),
+            Err(err) => tracing::error!(error = %err, "rules reload on SIGHUP failed"),
         }
     }
 }

@@ -158,7 +158,8 @@ impl Worker {
 
         let waiter = self.parts.replies.take(&record.dedup_key);
         let passive = waiter.is_some() && !decision.replies.is_empty();
-        let queued_replies = if passive { &[][..] } else { &decision.replies[..] };
+        // Only one reply rides on the HTTP answer; any further ones go as messages.
+        let queued_replies = if passive { &decision.replies[1..] } else { &decision.replies[..] };
         let messages = message::from_decision(&decision, queued_replies);
 
         match self.commit(&record, &decision, &messages, passive) {
@@ -289,7 +290,7 @@ impl Worker {
         );
 
         if let Some(waiter) = waiter {
-            let replies = if passive { decision.replies.clone() } else { Vec::new() };
+            let replies = if passive { decision.replies[..1].to_vec() } else { Vec::new() };
             if let Err(unsent) = waiter.send(replies) {
                 self.queue_late_replies(record, decision_id, &unsent);
             }

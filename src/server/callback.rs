@@ -8,12 +8,19 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures::StreamExt;
 use serde::Deserialize;
 
+use std::time::Duration;
+
+use rand::RngCore;
+
 use super::error::CallbackError;
 use super::AppState;
 use crate::clock;
+use crate::pipeline::replies::ReplyTicket;
+use crate::rules::{Reply, ReplyBody};
 use crate::store::Enqueued;
+use crate::wechat::crypto::AesKey;
 use crate::wechat::event::Event;
-use crate::wechat::{signature, xml};
+use crate::wechat::{reply, signature, xml};
 
 /// The query WeChat sends with every callback; all of it is optional on the wire.
 #[derive(Debug, Default, Deserialize)]
@@ -77,9 +84,12 @@ pub async fn receive(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     match accept(&req, payload, &state).await {
-        Ok(()) => HttpResponse::Ok()
+        Ok(Answer::Success) => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body("success"),
+        Ok(Answer::Reply(xml)) => HttpResponse::Ok()
+            .content_type("application/xml; charset=utf-8")
+            .body(xml),
         Err(err) => {
             err.log();
             err.to_response()
@@ -87,23 +97,99 @@ pub async fn receive(
     }
 }
 
+/// What the callback answers WeChat.
+enum Answer {
+    /// The literal `success`: nothing to say on this request.
+    Success,
+    /// A passive reply the rules chose, as XML (encrypted in safe mode).
+    Reply(String),
+}
+
+/// How long a callback whose reply the worker has taken may still wait for it; the
+/// worker answers right after its commit.
+const REPLY_GRACE: Duration = Duration::from_millis(2500);
+
 async fn accept(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-) -> Result<(), CallbackError> {
+) -> Result<Answer, CallbackError> {
     let query = CallbackQuery::parse(req)?;
     check_freshness(state, &query)?;
 
     let body = read_body(payload, state.callback.max_body_bytes).await?;
 
-    let plaintext = open_body(state, &query, &body)?;
-    let event = Event::parse(&plaintext)?;
+    let opened = open_body(state, &query, &body)?;
+    let event = Event::parse(&opened.message)?;
 
-    let outcome = state.store.enqueue(&event, clock::now_ms()).await?;
-
+    // Registered before the event is stored, so the worker cannot decide before it.
+    let ticket = may_reply(&event).then(|| state.pipeline.replies.register(&event.dedup_key()));
+    let outcome = match state.store.enqueue(&event, clock::now_ms()).await {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            ticket.map(ReplyTicket::cancel);
+            return Err(err.into());
+        }
+    };
     log_accepted(&event, outcome);
-    Ok(())
+    state.pipeline.worker.notify_one();
+
+    let Some(ticket) = ticket else {
+        return Ok(Answer::Success);
+    };
+    if matches!(outcome, Enqueued::Duplicate(_)) {
+        ticket.cancel();
+        return Ok(Answer::Success);
+    }
+    let replies = ticket.wait(state.callback.reply_budget, REPLY_GRACE).await;
+    match replies.first() {
+        Some(reply) => Ok(Answer::Reply(render_reply(state, &query, &event, reply, &opened))),
+        None => Ok(Answer::Success),
+    }
+}
+
+/// WeChat shows a passive reply to a user's message, menu click, follow or scan.
+fn may_reply(event: &Event) -> bool {
+    event.is_message() || matches!(event.kind.as_str(), "click" | "subscribe" | "scan")
+}
+
+/// The reply XML, encrypted with the key that opened the request when it was encrypted.
+fn render_reply(
+    state: &AppState,
+    query: &CallbackQuery,
+    event: &Event,
+    reply: &Reply,
+    opened: &OpenedBody,
+) -> String {
+    let now = clock::now_secs();
+    let plaintext = match &reply.body {
+        ReplyBody::Text { content } => reply::text(&event.openid, &event.account, now, content),
+        ReplyBody::News { article } => {
+            let article = reply::Article {
+                title: article.title.clone(),
+                description: article.description.clone(),
+                url: article.url.clone(),
+                picurl: article.picurl.clone(),
+            };
+            reply::news(&event.openid, &event.account, now, &[article])
+        }
+    };
+    let Some(key) = &opened.key else {
+        return plaintext;
+    };
+
+    let mut random = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut random);
+    let timestamp = now.to_string();
+    let nonce = query.nonce.clone().unwrap_or_else(|| now.to_string());
+    let settings = &state.callback;
+    reply::encrypt(key, &settings.token, &settings.app_id, &plaintext, &timestamp, &nonce, &random)
+}
+
+/// A verified request's message XML, and the key that decrypted it, if any.
+struct OpenedBody {
+    message: Vec<u8>,
+    key: Option<AesKey>,
 }
 
 /// Verifies the request and returns the message XML, decrypted when the account
@@ -112,10 +198,13 @@ fn open_body(
     state: &AppState,
     query: &CallbackQuery,
     body: &[u8],
-) -> Result<Vec<u8>, CallbackError> {
+) -> Result<OpenedBody, CallbackError> {
     if !query.is_encrypted() {
         verify_signature(state, query)?;
-        return Ok(body.to_vec());
+        return Ok(OpenedBody {
+            message: body.to_vec(),
+            key: None,
+        });
     }
 
     // In safe mode only msg_signature covers the body; `signature` covers none of it.
@@ -132,7 +221,10 @@ fn open_body(
         .as_ref()
         .ok_or(CallbackError::NoKey)?;
     let opened = keyring.open(encrypted, &state.callback.app_id)?;
-    Ok(opened.message)
+    Ok(OpenedBody {
+        message: opened.message,
+        key: Some(opened.key),
+    })
 }
 
 fn verify_signature(state: &AppState, query: &CallbackQuery) -> Result<(), CallbackError> {

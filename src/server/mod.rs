@@ -1,5 +1,6 @@
 //! The HTTP server: the WeChat callback, health, and the admin endpoints.
 
+mod admin;
 mod callback;
 mod error;
 mod health;
@@ -12,7 +13,13 @@ use actix_web::{web, App, HttpServer};
 pub use callback::CallbackQuery;
 pub use error::CallbackError;
 
-use crate::config::Config;
+use tokio::sync::Notify;
+
+use crate::config::{AdminConfig, Config};
+use crate::pipeline::outbox::Outbox;
+use crate::pipeline::replies::ReplyWaiters;
+use crate::pipeline::DecisionLog;
+use crate::rules::Rules;
 use crate::store::Store;
 use crate::wechat::crypto::Keyring;
 
@@ -26,6 +33,8 @@ pub struct CallbackSettings {
     pub keyring: Option<Keyring>,
     pub max_body_bytes: usize,
     pub max_clock_skew_secs: u64,
+    /// How long a callback waits for its event's passive reply.
+    pub reply_budget: std::time::Duration,
 }
 
 impl std::fmt::Debug for CallbackSettings {
@@ -50,15 +59,32 @@ impl CallbackSettings {
             keyring,
             max_body_bytes: config.server.max_body_bytes,
             max_clock_skew_secs: config.server.max_clock_skew_secs,
+            reply_budget: std::time::Duration::from_millis(config.worker.reply_budget_ms),
         }
     }
+}
+
+/// The parts of the processing stage the HTTP side talks to.
+#[derive(Debug, Clone)]
+pub struct PipelineHandles {
+    pub rules: Rules,
+    pub outbox: Outbox,
+    pub decisions: DecisionLog,
+    /// Callback requests waiting for their event's passive reply.
+    pub replies: ReplyWaiters,
+    /// Wakes the worker when an event was stored.
+    pub worker: Arc<Notify>,
+    /// Wakes the dispatcher when a dead letter is retried.
+    pub dispatcher: Arc<Notify>,
 }
 
 /// Everything a request handler reaches.
 #[derive(Debug)]
 pub struct AppState {
     pub callback: CallbackSettings,
+    pub admin: AdminConfig,
     pub store: Store,
+    pub pipeline: PipelineHandles,
 }
 
 /// A server bound to its address, not yet running.
@@ -92,6 +118,7 @@ impl Server {
                 .route("/healthz", web::get().to(health::healthz))
                 .route(&callback_path, web::get().to(callback::verify_url))
                 .route(&callback_path, web::post().to(callback::receive))
+                .service(admin::scope())
         })
         .workers(workers)
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)

@@ -18,8 +18,10 @@ fn child_config(addr: std::net::SocketAddr, store: &std::path::Path) -> String {
     format!(
         "[server]\nlisten = \"{addr}\"\n\n\
          [wechat]\ntoken = \"{TOKEN}\"\napp_id = \"{APP_ID}\"\nencoding_aes_key = \"{AES_KEY}\"\n\n\
-         [store]\npath = \"{}\"\n\n[log]\nlevel = \"warn\"\n",
-        store.display()
+         [store]\npath = \"{}\"\n\n[rules]\ndir = \"{}\"\nwatch = false\n\n\
+         [worker]\npaused = true\n\n[log]\nlevel = \"warn\"\n",
+        store.display(),
+        store.with_file_name("rules").display()
     )
 }
 
@@ -28,6 +30,7 @@ async fn every_answered_event_survives_a_kill_right_after_the_answer() {
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("store");
     let addr = free_addr();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
     let config = child_config(addr, &store_path);
     let child = ChildServer::start(dir.path(), &config, addr);
 

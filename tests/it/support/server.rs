@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cardbot::app::App;
 use cardbot::config::Config;
-use cardbot::server::{AppState, CallbackSettings, Server};
 use cardbot::store::Store;
 
 /// The account every callback test signs for.
@@ -16,12 +16,19 @@ pub const APP_ID: &str = "wx5823bf96d3bd56c7";
 pub const AES_KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
 pub const OLD_AES_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
 
-/// A config for tests: loopback port 0, a temp store, the test account.
-pub fn test_config(store_dir: &Path, encrypted: bool) -> Config {
+/// A config for tests: loopback port 0, a temp store and rules dir, the test account,
+/// the worker paused (tests of the pipeline turn it on), and an API base where nothing
+/// listens (tests of the pipeline point it at a fake WeChat).
+pub fn test_config(dir: &Path, encrypted: bool) -> Config {
     let mut config = Config::default();
     config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     config.server.workers = 2;
-    config.store.path = store_dir.to_path_buf();
+    config.store.path = dir.join("store");
+    config.rules.dir = dir.join("rules");
+    config.rules.watch = false;
+    config.worker.paused = true;
+    config.wechat.api_base = "http://127.0.0.1:9".to_string();
+    std::fs::create_dir_all(&config.rules.dir).unwrap();
     config.wechat.token = TOKEN.to_string();
     config.wechat.app_id = APP_ID.to_string();
     if encrypted {
@@ -30,13 +37,22 @@ pub fn test_config(store_dir: &Path, encrypted: bool) -> Config {
     config
 }
 
-/// A running in-process server and its store.
+/// A running in-process cardbot and its parts.
 pub struct TestServer {
     pub addr: SocketAddr,
     pub store: Store,
+    pub app: AppParts,
     pub config: Config,
     handle: actix_web::dev::ServerHandle,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// The parts of the app a test inspects.
+pub struct AppParts {
+    pub rules: cardbot::rules::Rules,
+    pub outbox: cardbot::pipeline::outbox::Outbox,
+    pub decisions: cardbot::pipeline::DecisionLog,
+    pub windows: cardbot::pipeline::Windows,
 }
 
 impl TestServer {
@@ -53,18 +69,21 @@ impl TestServer {
 
     /// Starts a server on exactly this config.
     pub async fn start_with(config: Config) -> TestServer {
-        let store = Store::open(&config.store.path).unwrap();
-        let state = AppState {
-            callback: CallbackSettings::from_config(&config),
-            store: store.clone(),
+        let app = App::start(&config).await.unwrap();
+        let addr = app.server.local_addr();
+        let handle = app.server.handle();
+        let store = app.store.clone();
+        let parts = AppParts {
+            rules: app.rules.clone(),
+            outbox: app.outbox.clone(),
+            decisions: app.decisions.clone(),
+            windows: app.windows.clone(),
         };
-        let server = Server::bind(&config, state).unwrap();
-        let addr = server.local_addr();
-        let handle = server.handle();
-        tokio::spawn(server.run());
+        tokio::spawn(app.server.run());
         TestServer {
             addr,
             store,
+            app: parts,
             config,
             handle,
             _dir: None,

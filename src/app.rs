@@ -1,0 +1,190 @@
+//! The running product assembled: the store, the API client, the rules, the worker and
+//! the dispatcher, and the HTTP server in front. `cardbot serve` and the integration
+//! tests both start it here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::api::Client;
+use crate::clock;
+use crate::config::Config;
+use crate::pipeline::dispatcher::{Dispatcher, DispatcherParts};
+use crate::pipeline::lookups::ApiLookups;
+use crate::pipeline::outbox::Outbox;
+use crate::pipeline::replies::ReplyWaiters;
+use crate::pipeline::worker::{Worker, WorkerParts};
+use crate::pipeline::{DecisionLog, HeldCards, Pressure, PressurePolicy, Windows};
+use crate::rules::{history, memory, Rules};
+use crate::server::{AppState, CallbackSettings, PipelineHandles, Server};
+use crate::store::Store;
+
+/// How often the worker rescans the inbox when nothing wakes it.
+const WORKER_POLL: Duration = Duration::from_millis(500);
+/// How often expired dedup keys, decisions, windows and counters are pruned.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A started cardbot: its parts, for the serve command and for tests to inspect.
+#[derive(Debug)]
+pub struct App {
+    pub store: Store,
+    pub client: Client,
+    pub rules: Rules,
+    pub outbox: Outbox,
+    pub decisions: DecisionLog,
+    pub windows: Windows,
+    pub held_cards: HeldCards,
+    pub server: Server,
+    /// Keeps the rules directory watched while the app lives.
+    _watcher: Option<crate::rules::watch::RulesWatcher>,
+}
+
+impl App {
+    /// Opens everything `config` names, starts the background tasks and binds the
+    /// server (which runs once [`Server::run`] is awaited).
+    pub async fn start(config: &Config) -> anyhow::Result<App> {
+        let store = Store::open(&config.store.path)?;
+        let db = store.db().clone();
+        let client = Client::new(&config.wechat, &db).context("failed to set up the API client")?;
+
+        let held_cards = HeldCards::open(&db)?;
+        let windows = Windows::open(&db, &config.window)?;
+        let policy = PressurePolicy::from_config(&config.pressure)?;
+        let pressure = Pressure::open(&db, policy)?;
+        let decisions = DecisionLog::open(&db)?;
+        let outbox = Outbox::open(&db)?;
+
+        let lookups = ApiLookups::new(
+            client.clone(),
+            held_cards.clone(),
+            config.worker.held_cards_fresh_secs,
+            tokio::runtime::Handle::current(),
+        );
+        let rules = Rules::open(&config.rules, &db, Arc::new(lookups))?;
+        let watcher = if config.rules.watch {
+            Some(rules.watch()?)
+        } else {
+            None
+        };
+
+        let dispatcher = Dispatcher::new(
+            DispatcherParts {
+                store: store.clone(),
+                outbox: outbox.clone(),
+                windows: windows.clone(),
+                pressure: pressure.clone(),
+                decisions: decisions.clone(),
+                client: client.clone(),
+            },
+            config.dispatcher.clone(),
+        );
+        let settled = dispatcher.recover()?;
+        if settled > 0 {
+            tracing::warn!(settled, "messages interrupted mid-send at the last stop settled");
+        }
+
+        let replies = ReplyWaiters::default();
+        let worker = Worker::new(
+            WorkerParts {
+                store: store.clone(),
+                rules: rules.clone(),
+                outbox: outbox.clone(),
+                windows: windows.clone(),
+                held_cards: held_cards.clone(),
+                decisions: decisions.clone(),
+                memory: db.open_tree(memory::MEMORY_TREE)?,
+                history: db.open_tree(history::HISTORY_TREE)?,
+                replies: replies.clone(),
+                dispatcher: dispatcher.waker(),
+            },
+            config.worker.clone(),
+            config.dispatcher.when_window_closed,
+        );
+
+        let handles = PipelineHandles {
+            rules: rules.clone(),
+            outbox: outbox.clone(),
+            decisions: decisions.clone(),
+            replies,
+            worker: worker.waker(),
+            dispatcher: dispatcher.waker(),
+        };
+        let state = AppState {
+            callback: CallbackSettings::from_config(config),
+            admin: config.admin.clone(),
+            store: store.clone(),
+            pipeline: handles,
+        };
+        let server = Server::bind(config, state)
+            .with_context(|| format!("failed to listen on {}", config.server.listen))?;
+
+        if config.worker.paused {
+            tracing::warn!("worker paused: events are stored but not handled");
+        } else {
+            tokio::spawn(worker.run(WORKER_POLL));
+        }
+        tokio::spawn(dispatcher.run());
+        tokio::spawn(prune(
+            store.clone(),
+            decisions.clone(),
+            windows.clone(),
+            pressure,
+            config.clone(),
+        ));
+
+        Ok(App {
+            store,
+            client,
+            rules,
+            outbox,
+            decisions,
+            windows,
+            held_cards,
+            server,
+            _watcher: watcher,
+        })
+    }
+}
+
+/// Drops what has outlived its retention: dedup keys, decisions, windows, counters.
+async fn prune(
+    store: Store,
+    decisions: DecisionLog,
+    windows: Windows,
+    pressure: Pressure,
+    config: Config,
+) {
+    let mut ticker = tokio::time::interval(PRUNE_INTERVAL);
+    loop {
+        ticker.tick().await;
+        let now_ms = clock::now_ms();
+        let now = now_ms / 1000;
+        let dedup_cutoff = now_ms - (config.store.dedup_retention_secs as i64) * 1000;
+        let results = [
+            ("dedup keys", store.prune_seen(dedup_cutoff).map_err(|e| e.to_string())),
+            (
+                "decisions",
+                decisions
+                    .prune(
+                        now,
+                        config.decisions.retention_secs,
+                        config.decisions.max_per_user,
+                    )
+                    .map_err(|e| e.to_string()),
+            ),
+            ("windows", windows.prune(now).map_err(|e| e.to_string())),
+            (
+                "contact counters",
+                pressure.prune(now - 3 * 86_400).map_err(|e| e.to_string()),
+            ),
+        ];
+        for (what, result) in results {
+            match result {
+                Ok(0) => {}
+                Ok(removed) => tracing::debug!(removed, what, "pruned"),
+                Err(err) => tracing::warn!(error = %err, what, "failed to prune"),
+            }
+        }
+    }
+}
