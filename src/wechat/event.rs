@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::xml::{self, XmlError};
+
 /// One message or event pushed by WeChat, after decryption.
 ///
 /// Every field WeChat documents for card events has a typed slot; the raw element map
@@ -61,20 +63,224 @@ pub struct Event {
     pub content: Option<String>,
     /// `EventKey`, on menu, subscribe and scan events.
     pub event_key: Option<String>,
-    /// Every direct child of `<xml>` by element name, trimmed, empty ones included as "".
+    /// `Ticket`: the QR code ticket, on subscribe-by-QR and scan events.
+    pub ticket: Option<String>,
+    /// `IsReturnBack`, on `user_gifting_card`: the gift came back to the giver.
+    pub is_return_back: Option<bool>,
+    /// `IsChatRoom`, on `user_gifting_card`: the card was gifted in a group chat.
+    pub is_chat_room: Option<bool>,
+    /// `IsRecommendByFriend`, on `user_get_card`.
+    pub is_recommend_by_friend: Option<bool>,
+    /// `Fee`, on `user_pay_from_pay_cell`: the amount paid, in fen.
+    pub fee: Option<i64>,
+    /// `OriginalFee`, on `user_pay_from_pay_cell`: the amount due before discount, in fen.
+    pub original_fee: Option<i64>,
+    /// `TransId`: the WeChat Pay transaction id of a pay-cell payment.
+    pub trans_id: Option<String>,
+    /// `ModifyBonus`, on `update_member_card`: change in points, may be negative.
+    pub modify_bonus: Option<i64>,
+    /// `ModifyBalance`, on `update_member_card`: change in balance.
+    pub modify_balance: Option<i64>,
+    /// `Detail`, on `card_sku_remind`.
+    pub detail: Option<String>,
+    /// Every element under `<xml>` by name, trimmed, empty ones included as "", nested
+    /// ones by dotted path (see [`xml::parse_children`]).
     pub fields: BTreeMap<String, String>,
 }
 
+/// The 13 card events of WeChat's card event page, by `kind`.
+pub const CARD_EVENT_KINDS: &[&str] = &[
+    "card_pass_check",
+    "card_not_pass_check",
+    "user_get_card",
+    "user_gifting_card",
+    "user_del_card",
+    "user_consume_card",
+    "user_pay_from_pay_cell",
+    "user_view_card",
+    "user_enter_session_from_card",
+    "update_member_card",
+    "card_sku_remind",
+    "card_pay_order",
+    "submit_membercard_user_info",
+];
+
+/// Every `kind` with documented fields: the card events, then following, menus and
+/// text messages. Other kinds still parse; they are just not known in advance.
+pub const KNOWN_KINDS: &[&str] = &[
+    "card_pass_check",
+    "card_not_pass_check",
+    "user_get_card",
+    "user_gifting_card",
+    "user_del_card",
+    "user_consume_card",
+    "user_pay_from_pay_cell",
+    "user_view_card",
+    "user_enter_session_from_card",
+    "update_member_card",
+    "card_sku_remind",
+    "card_pay_order",
+    "submit_membercard_user_info",
+    "subscribe",
+    "unsubscribe",
+    "scan",
+    "click",
+    "view",
+    "text",
+];
+
+/// Joins the parts of an event's dedup key; escaped inside the parts, so never ambiguous.
+const KEY_SEPARATOR: char = '\u{1f}';
+
 impl Event {
-    /// The key WeChat's retries of this push share.
+    /// Parses a decrypted push: [`xml::parse_children`], then [`Event::from_fields`].
+    pub fn parse(xml: &[u8]) -> Result<Event, XmlError> {
+        Event::from_fields(xml::parse_children(xml)?)
+    }
+
+    /// Types the elements of a push, keeping all of them in [`Event::fields`].
+    ///
+    /// `FromUserName` and `MsgType` are required, and `Event` when `MsgType` is
+    /// `event`. A missing or unparsable `CreateTime` becomes 0: the push is still worth
+    /// handling, only its dedup key is weaker. Numbers and flags that do not parse are
+    /// `None` while their text stays in `fields`. Unknown elements are never an error.
+    pub fn from_fields(mut fields: BTreeMap<String, String>) -> Result<Event, XmlError> {
+        trim_values(&mut fields);
+
+        let openid = required(&fields, "FromUserName")?;
+        let msg_type = required(&fields, "MsgType")?;
+        let kind = if msg_type.eq_ignore_ascii_case("event") {
+            required(&fields, "Event")?.to_ascii_lowercase()
+        } else {
+            msg_type.to_ascii_lowercase()
+        };
+
+        let f = &fields;
+        Ok(Event {
+            kind,
+            msg_type,
+            account: text(f, "ToUserName").unwrap_or_default(),
+            openid,
+            create_time: number(f, "CreateTime").unwrap_or(0),
+            msg_id: text(f, "MsgId"),
+            card_id: text(f, "CardId"),
+            code: text(f, "UserCardCode"),
+            old_code: text(f, "OldUserCardCode"),
+            outer_id: number(f, "OuterId"),
+            outer_str: text(f, "OuterStr"),
+            is_give_by_friend: flag(f, "IsGiveByFriend"),
+            friend_openid: text(f, "FriendUserName"),
+            is_restore_member_card: flag(f, "IsRestoreMemberCard"),
+            unionid: text(f, "UnionId"),
+            consume_source: text(f, "ConsumeSource"),
+            location_name: text(f, "LocationName"),
+            location_id: number(f, "LocationId"),
+            staff_openid: text(f, "StaffOpenId"),
+            verify_code: text(f, "VerifyCode"),
+            remark_amount: text(f, "RemarkAmount"),
+            refuse_reason: text(f, "RefuseReason"),
+            content: text(f, "Content"),
+            event_key: text(f, "EventKey"),
+            ticket: text(f, "Ticket"),
+            is_return_back: flag(f, "IsReturnBack"),
+            is_chat_room: flag(f, "IsChatRoom"),
+            is_recommend_by_friend: flag(f, "IsRecommendByFriend"),
+            fee: number(f, "Fee"),
+            original_fee: number(f, "OriginalFee"),
+            trans_id: text(f, "TransId"),
+            modify_bonus: number(f, "ModifyBonus"),
+            modify_balance: number(f, "ModifyBalance"),
+            detail: text(f, "Detail"),
+            fields,
+        })
+    }
+
+    /// The key under which WeChat's retries of this push are recognised.
+    ///
+    /// Messages are keyed by `MsgId`, as WeChat documents. Events add the event, card
+    /// and code to WeChat's documented sender and time, because one user can receive
+    /// several cards within one second.
     pub fn dedup_key(&self) -> String {
-        String::new()
+        if let Some(msg_id) = &self.msg_id {
+            return format!("msg:{msg_id}");
+        }
+
+        let create_time = self.create_time.to_string();
+        let parts = [
+            self.openid.as_str(),
+            create_time.as_str(),
+            self.kind.as_str(),
+            self.card_id.as_deref().unwrap_or_default(),
+            self.code.as_deref().unwrap_or_default(),
+        ];
+
+        let mut key = String::from("evt:");
+        for (index, part) in parts.iter().enumerate() {
+            if index > 0 {
+                key.push(KEY_SEPARATOR);
+            }
+            push_escaped(&mut key, part);
+        }
+        key
+    }
+
+    /// Whether this is a user's message (`text`, `image`, ...) rather than an event.
+    pub fn is_message(&self) -> bool {
+        !self.msg_type.eq_ignore_ascii_case("event")
+    }
+
+    /// Whether this is one of the [`CARD_EVENT_KINDS`].
+    pub fn is_card_event(&self) -> bool {
+        !self.is_message() && CARD_EVENT_KINDS.contains(&self.kind.as_str())
+    }
+
+    /// Every kind a rule can name a handler after (`on_<kind>`): [`KNOWN_KINDS`], the
+    /// 13 card events followed by subscribe, unsubscribe, scan, click, view and text.
+    pub fn card_event_kinds() -> &'static [&'static str] {
+        KNOWN_KINDS
     }
 }
 
-impl Event {
-    /// Placeholder.
-    pub fn parse(_xml: &[u8]) -> Result<Event, crate::wechat::xml::XmlError> {
-        Err(crate::wechat::xml::XmlError)
+fn trim_values(fields: &mut BTreeMap<String, String>) {
+    for value in fields.values_mut() {
+        if value.trim().len() != value.len() {
+            *value = value.trim().to_owned();
+        }
     }
 }
+
+fn required(fields: &BTreeMap<String, String>, name: &'static str) -> Result<String, XmlError> {
+    text(fields, name).ok_or(XmlError::Missing(name))
+}
+
+/// The element's text, `None` when absent or empty.
+fn text(fields: &BTreeMap<String, String>, name: &str) -> Option<String> {
+    fields.get(name).filter(|value| !value.is_empty()).cloned()
+}
+
+fn number(fields: &BTreeMap<String, String>, name: &str) -> Option<i64> {
+    fields.get(name)?.parse().ok()
+}
+
+/// WeChat's card events send flags as `0`/`1`; its gift-card events as `true`/`false`.
+fn flag(fields: &BTreeMap<String, String>, name: &str) -> Option<bool> {
+    match fields.get(name)?.to_ascii_lowercase().as_str() {
+        "1" | "true" => Some(true),
+        "0" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Escapes the key separator and the escape character itself, so parts never merge.
+fn push_escaped(key: &mut String, part: &str) {
+    for ch in part.chars() {
+        match ch {
+            '\\' => key.push_str("\\\\"),
+            KEY_SEPARATOR => key.push_str("\\x1f"),
+            other => key.push(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

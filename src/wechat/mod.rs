@@ -6,3 +6,6 @@ pub mod event;
 pub mod reply;
 pub mod signature;
 pub mod xml;
+
+#[cfg(test)]
+mod fixture;
