@@ -35,7 +35,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tasks.push(tokio::spawn(async move {
             loop {
                 let n = next.fetch_add(1, Ordering::SeqCst);
-                let Some((target, body)) = requests.get(n) else { break };
+                let Some((target, body)) = requests.get(n) else {
+                    break;
+                };
                 let scheduled = start + Duration::from_secs_f64(n as f64 / rate);
                 tokio::time::sleep_until(scheduled.into()).await;
 
@@ -61,7 +63,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         task.await?;
     }
 
-    report(start.elapsed(), &latencies.lock().map_err(|_| "poisoned")?, &failures);
+    report(
+        start.elapsed(),
+        &latencies.lock().map_err(|_| "poisoned")?,
+        &failures,
+    );
     Ok(())
 }
 
@@ -74,7 +80,10 @@ fn read_requests(path: &str, limit: usize) -> std::io::Result<Vec<(String, Strin
         .take(limit)
         .collect();
     if requests.len() < limit {
-        eprintln!("warning: only {} requests in {path}, fewer than asked", requests.len());
+        eprintln!(
+            "warning: only {} requests in {path}, fewer than asked",
+            requests.len()
+        );
     }
     Ok(requests)
 }

@@ -81,7 +81,10 @@ impl App {
         );
         let settled = dispatcher.recover()?;
         if settled > 0 {
-            tracing::warn!(settled, "messages interrupted mid-send at the last stop settled");
+            tracing::warn!(
+                settled,
+                "messages interrupted mid-send at the last stop settled"
+            );
         }
 
         let replies = ReplyWaiters::default();
@@ -162,7 +165,10 @@ async fn prune(
         let now = now_ms / 1000;
         let dedup_cutoff = now_ms - (config.store.dedup_retention_secs as i64) * 1000;
         let results = [
-            ("dedup keys", store.prune_seen(dedup_cutoff).map_err(|e| e.to_string())),
+            (
+                "dedup keys",
+                store.prune_seen(dedup_cutoff).map_err(|e| e.to_string()),
+            ),
             (
                 "decisions",
                 decisions

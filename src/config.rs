@@ -648,7 +648,10 @@ impl Config {
         let dispatcher = &self.dispatcher;
         for (key, value) in [
             ("dispatcher.concurrency", dispatcher.concurrency as u64),
-            ("dispatcher.max_attempts", u64::from(dispatcher.max_attempts)),
+            (
+                "dispatcher.max_attempts",
+                u64::from(dispatcher.max_attempts),
+            ),
             ("dispatcher.backoff_base_ms", dispatcher.backoff_base_ms),
             ("dispatcher.poll_interval_ms", dispatcher.poll_interval_ms),
         ] {

@@ -33,6 +33,9 @@ pub(crate) enum TokenSource {
     /// `GET token_url`, which must answer `{"access_token": "...", "expires_in": N}` with
     /// N the seconds the token has left, for accounts whose token another system owns.
     External { url: String },
+    /// No way to get a token is configured: callbacks still work, every API call fails
+    /// with a configuration error naming the missing key.
+    Unconfigured { key: &'static str },
 }
 
 impl std::fmt::Debug for TokenSource {
@@ -42,6 +45,7 @@ impl std::fmt::Debug for TokenSource {
             TokenSource::Stable { app_id, .. } => write!(f, "Stable {{ app_id: {app_id:?} }}"),
             TokenSource::Classic { app_id, .. } => write!(f, "Classic {{ app_id: {app_id:?} }}"),
             TokenSource::External { .. } => f.write_str("External"),
+            TokenSource::Unconfigured { key } => write!(f, "Unconfigured {{ missing: {key} }}"),
         }
     }
 }
@@ -67,10 +71,7 @@ impl TokenSource {
             ("wechat.app_secret", &config.app_secret),
         ] {
             if value.is_empty() {
-                return Err(ApiError::Config {
-                    key,
-                    message: "must be set to fetch access tokens".to_string(),
-                });
+                return Ok(TokenSource::Unconfigured { key });
             }
         }
         let (app_id, app_secret) = (config.app_id.clone(), config.app_secret.clone());
@@ -91,6 +92,7 @@ impl TokenSource {
             TokenSource::Stable { app_id, .. } => format!("stable:{app_id}"),
             TokenSource::Classic { app_id, .. } => format!("classic:{app_id}"),
             TokenSource::External { url } => format!("external:{url}"),
+            TokenSource::Unconfigured { key } => format!("unconfigured:{key}"),
         }
     }
 
@@ -122,6 +124,12 @@ impl TokenSource {
                 (CLASSIC_ENDPOINT, request, app_secret.as_str())
             }
             TokenSource::External { url } => (EXTERNAL_ENDPOINT, http.get(url), ""),
+            TokenSource::Unconfigured { key } => {
+                return Err(ApiError::Config {
+                    key,
+                    message: "must be set to fetch access tokens".to_string(),
+                })
+            }
         };
 
         let body = transport

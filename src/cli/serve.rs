@@ -37,7 +37,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let store = app.store.clone();
     app.server.run().await.context("server failed")?;
 
-    store.flush().context("failed to flush the store at shutdown")?;
+    store
+        .flush()
+        .context("failed to flush the store at shutdown")?;
     tracing::info!("cardbot stopped");
     Ok(())
 }

@@ -10,7 +10,9 @@ use rand::Rng;
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
 
-use super::outbox::{DeadLetter, DeadReason, EntryState, Outbox, OutboxEntry, Outgoing, WhenClosed};
+use super::outbox::{
+    DeadLetter, DeadReason, EntryState, Outbox, OutboxEntry, Outgoing, WhenClosed,
+};
 use super::rate::RateLimit;
 use super::{CloseReason, DecisionLog, PipelineError, Pressure, Verdict, Windows};
 use crate::api::{ApiError, Client, ErrorClass};
@@ -135,7 +137,10 @@ impl Dispatcher {
             EntryState::Sending => Ok(false),
             EntryState::Held { since_ms } => {
                 let expired = now_ms - since_ms > (self.config.hold_max_secs as i64) * 1000;
-                let window = self.parts.windows.status(entry.outgoing.openid(), now_ms / 1000)?;
+                let window = self
+                    .parts
+                    .windows
+                    .status(entry.outgoing.openid(), now_ms / 1000)?;
                 Ok(expired || window.open)
             }
         }
@@ -173,7 +178,11 @@ impl Dispatcher {
         };
         let mut status = status;
         status["at"] = json!(clock::now_secs());
-        if let Err(err) = self.parts.decisions.update_outcome(decision_id, index, &status) {
+        if let Err(err) = self
+            .parts
+            .decisions
+            .update_outcome(decision_id, index, &status)
+        {
             tracing::warn!(decision_id, error = %err, "failed to record a message outcome");
         }
     }
@@ -192,7 +201,11 @@ impl Dispatcher {
             }
         }
 
-        match self.parts.pressure.check(&openid, &entry.rule, now_ms / 1000)? {
+        match self
+            .parts
+            .pressure
+            .check(&openid, &entry.rule, now_ms / 1000)?
+        {
             Verdict::Allow => {}
             Verdict::Suppress(reason) => {
                 let detail = reason.to_string();
@@ -289,7 +302,9 @@ impl Dispatcher {
     fn sent(&self, entry: OutboxEntry) -> Result<Attempt, PipelineError> {
         let openid = entry.outgoing.openid();
         self.parts.outbox.remove(entry.id)?;
-        self.parts.pressure.record(openid, &entry.rule, clock::now_secs())?;
+        self.parts
+            .pressure
+            .record(openid, &entry.rule, clock::now_secs())?;
         tracing::info!(
             outbox_id = entry.id,
             openid,

@@ -45,7 +45,9 @@ fn lookup_error(err: ApiError) -> LookupError {
         ErrorClass::RetryLater | ErrorClass::RefreshToken | ErrorClass::UnknownOutcome => {
             LookupError::retryable(err.to_string())
         }
-        ErrorClass::Permanent | ErrorClass::Configuration => LookupError::permanent(err.to_string()),
+        ErrorClass::Permanent | ErrorClass::Configuration => {
+            LookupError::permanent(err.to_string())
+        }
     }
 }
 
@@ -143,7 +145,10 @@ impl Lookups for ApiLookups {
     }
 
     fn cards_with_status(&self, statuses: &[String]) -> Result<Vec<String>, LookupError> {
-        let statuses: Vec<CardStatus> = statuses.iter().map(|s| CardStatus::from(s.as_str())).collect();
+        let statuses: Vec<CardStatus> = statuses
+            .iter()
+            .map(|s| CardStatus::from(s.as_str()))
+            .collect();
         self.call(self.client.cards_with_status(&statuses))
     }
 }

@@ -19,7 +19,9 @@ pub struct Queued {
 /// The decision's actions, then the replies that must go as messages instead.
 pub fn from_decision(decision: &Decision, replies: &[Reply]) -> Vec<Queued> {
     let actions = decision.actions.iter().map(from_action);
-    let replies = replies.iter().map(|reply| from_reply(&decision.openid, reply));
+    let replies = replies
+        .iter()
+        .map(|reply| from_reply(&decision.openid, reply));
     actions.chain(replies).collect()
 }
 

@@ -14,8 +14,8 @@ pub mod outbox;
 pub mod pressure;
 mod rate;
 pub mod replies;
-pub mod worker;
 pub mod window;
+pub mod worker;
 
 #[cfg(test)]
 mod testing;

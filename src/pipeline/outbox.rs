@@ -167,14 +167,12 @@ impl Outbox {
     pub fn bury(&self, letter: &DeadLetter) -> Result<(), PipelineError> {
         let key = letter.entry.id.to_be_bytes();
         let value = encode(DEAD_LETTER_TREE, letter)?;
-        let result = sled::Transactional::transaction(
-            &(&self.entries, &self.dead),
-            |(entries, dead)| {
+        let result =
+            sled::Transactional::transaction(&(&self.entries, &self.dead), |(entries, dead)| {
                 entries.remove(&key)?;
                 dead.insert(&key, value.clone())?;
                 Ok::<_, sled::transaction::ConflictableTransactionError<PipelineError>>(())
-            },
-        );
+            });
         result.map_err(from_transaction)
     }
 
@@ -191,14 +189,12 @@ impl Outbox {
         entry.attempts = 0;
         entry.not_before_ms = now_ms;
         let encoded = encode(OUTBOX_TREE, &entry)?;
-        let result = sled::Transactional::transaction(
-            &(&self.entries, &self.dead),
-            |(entries, dead)| {
+        let result =
+            sled::Transactional::transaction(&(&self.entries, &self.dead), |(entries, dead)| {
                 dead.remove(&key)?;
                 entries.insert(&key, encoded.clone())?;
                 Ok::<_, sled::transaction::ConflictableTransactionError<PipelineError>>(())
-            },
-        );
+            });
         result.map_err(from_transaction)?;
         Ok(Some(entry))
     }

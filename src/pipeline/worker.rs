@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use tokio::sync::{Notify, Semaphore};
@@ -159,7 +158,11 @@ impl Worker {
         let waiter = self.parts.replies.take(&record.dedup_key);
         let passive = waiter.is_some() && !decision.replies.is_empty();
         // Only one reply rides on the HTTP answer; any further ones go as messages.
-        let queued_replies = if passive { &decision.replies[1..] } else { &decision.replies[..] };
+        let queued_replies = if passive {
+            &decision.replies[1..]
+        } else {
+            &decision.replies[..]
+        };
         let messages = message::from_decision(&decision, queued_replies);
 
         match self.commit(&record, &decision, &messages, passive) {
@@ -235,7 +238,9 @@ impl Worker {
         let result = trees.transaction(
             |(inbox, outbox, memory, history, held, windows, decisions)| {
                 if inbox.remove(&record.id.to_be_bytes())?.is_none() {
-                    return Err(ConflictableTransactionError::Abort(CommitError::AlreadyHandled));
+                    return Err(ConflictableTransactionError::Abort(
+                        CommitError::AlreadyHandled,
+                    ));
                 }
                 let decision_id = parts.decisions.append_tx(decisions, &new_decision)?;
                 for (index, queued) in messages.iter().enumerate() {
@@ -290,7 +295,11 @@ impl Worker {
         );
 
         if let Some(waiter) = waiter {
-            let replies = if passive { decision.replies[..1].to_vec() } else { Vec::new() };
+            let replies = if passive {
+                decision.replies[..1].to_vec()
+            } else {
+                Vec::new()
+            };
             if let Err(unsent) = waiter.send(replies) {
                 self.queue_late_replies(record, decision_id, &unsent);
             }

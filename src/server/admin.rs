@@ -22,7 +22,10 @@ pub fn scope() -> Scope {
         .route("/rules/rollback", web::post().to(rules_rollback))
         .route("/outbox", web::get().to(outbox))
         .route("/dead_letters", web::get().to(dead_letters))
-        .route("/dead_letters/{id}/retry", web::post().to(retry_dead_letter))
+        .route(
+            "/dead_letters/{id}/retry",
+            web::post().to(retry_dead_letter),
+        )
         .route("/decisions", web::get().to(decisions))
 }
 
@@ -30,7 +33,10 @@ pub fn scope() -> Scope {
 fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), HttpResponse> {
     let admin = &state.admin;
     if admin.token.is_empty() {
-        return Err(refuse(StatusCode::NOT_FOUND, "admin is off: set [admin] token"));
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            "admin is off: set [admin] token",
+        ));
     }
     let loopback = req.peer_addr().is_some_and(|peer| peer.ip().is_loopback());
     if !loopback && !admin.allow_remote {
@@ -50,7 +56,10 @@ fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), HttpResponse> {
         Ok(())
     } else {
         tracing::warn!(peer = ?req.peer_addr(), "admin request with a wrong or missing token");
-        Err(refuse(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"))
+        Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token",
+        ))
     }
 }
 
@@ -163,7 +172,10 @@ async fn retry_dead_letter(
     }
     match state.pipeline.outbox.revive(*id, clock::now_ms()) {
         Ok(Some(entry)) => {
-            tracing::info!(outbox_id = entry.id, "dead letter queued again by an operator");
+            tracing::info!(
+                outbox_id = entry.id,
+                "dead letter queued again by an operator"
+            );
             state.pipeline.dispatcher.notify_one();
             HttpResponse::Ok().json(json!({ "queued": entry }))
         }

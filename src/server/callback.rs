@@ -143,7 +143,9 @@ async fn accept(
     }
     let replies = ticket.wait(state.callback.reply_budget, REPLY_GRACE).await;
     match replies.first() {
-        Some(reply) => Ok(Answer::Reply(render_reply(state, &query, &event, reply, &opened))),
+        Some(reply) => Ok(Answer::Reply(render_reply(
+            state, &query, &event, reply, &opened,
+        ))),
         None => Ok(Answer::Success),
     }
 }
@@ -183,7 +185,15 @@ fn render_reply(
     let timestamp = now.to_string();
     let nonce = query.nonce.clone().unwrap_or_else(|| now.to_string());
     let settings = &state.callback;
-    reply::encrypt(key, &settings.token, &settings.app_id, &plaintext, &timestamp, &nonce, &random)
+    reply::encrypt(
+        key,
+        &settings.token,
+        &settings.app_id,
+        &plaintext,
+        &timestamp,
+        &nonce,
+        &random,
+    )
 }
 
 /// A verified request's message XML, and the key that decrypted it, if any.

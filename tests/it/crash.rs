@@ -62,9 +62,9 @@ async fn every_answered_event_survives_a_kill_right_after_the_answer() {
         .map(|record| record.dedup_key.clone())
         .collect();
     let unique: HashSet<&String> = keys.iter().collect();
-    let missing: Vec<&String> = answered
+    let missing: Vec<&Answered> = answered
         .iter()
-        .filter(|key| !unique.contains(key))
+        .filter(|answer| !unique.contains(&answer.key))
         .collect();
     println!(
         "crash test: {} answered before SIGKILL, {} in the inbox after restart, {} missing, \
@@ -79,7 +79,8 @@ async fn every_answered_event_survives_a_kill_right_after_the_answer() {
     drop(store);
 
     let restarted = ChildServer::start(dir.path(), &config, addr);
-    let (status, _) = post_one(addr, 0, 0).await.unwrap();
+    let first = &answered[0];
+    let (status, _) = post_one(addr, first.poster, first.sequence).await.unwrap();
     assert_eq!(status, 200);
     let health = health(addr).await;
     assert_eq!(
@@ -90,18 +91,30 @@ async fn every_answered_event_survives_a_kill_right_after_the_answer() {
     restarted.kill();
 }
 
+/// An event the server answered `success`.
+#[derive(Debug, Clone)]
+struct Answered {
+    key: String,
+    poster: usize,
+    sequence: usize,
+}
+
 /// Posts distinct events until told to stop, recording each one answered `success`.
 async fn post_until_stopped(
     addr: std::net::SocketAddr,
     poster: usize,
-    answered: Arc<Mutex<Vec<String>>>,
+    answered: Arc<Mutex<Vec<Answered>>>,
     stop: Arc<AtomicBool>,
 ) {
     let mut sequence = 0;
     while !stop.load(Ordering::SeqCst) {
         sequence += 1;
         if let Ok((200, key)) = post_one(addr, poster, sequence).await {
-            answered.lock().unwrap().push(key);
+            answered.lock().unwrap().push(Answered {
+                key,
+                poster,
+                sequence,
+            });
         }
     }
 }
