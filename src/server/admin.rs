@@ -30,20 +30,20 @@ pub fn scope() -> Scope {
 }
 
 /// Why an admin request is refused.
-fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), HttpResponse> {
+fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Box<HttpResponse>> {
     let admin = &state.admin;
     if admin.token.is_empty() {
-        return Err(refuse(
+        return Err(Box::new(refuse(
             StatusCode::NOT_FOUND,
             "admin is off: set [admin] token",
-        ));
+        )));
     }
     let loopback = req.peer_addr().is_some_and(|peer| peer.ip().is_loopback());
     if !loopback && !admin.allow_remote {
-        return Err(refuse(
+        return Err(Box::new(refuse(
             StatusCode::FORBIDDEN,
             "admin answers loopback only unless [admin] allow_remote = true",
-        ));
+        )));
     }
 
     let given = req
@@ -56,10 +56,10 @@ fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), HttpResponse> {
         Ok(())
     } else {
         tracing::warn!(peer = ?req.peer_addr(), "admin request with a wrong or missing token");
-        Err(refuse(
+        Err(Box::new(refuse(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token",
-        ))
+        )))
     }
 }
 
@@ -73,7 +73,7 @@ fn failed(err: impl std::fmt::Display) -> HttpResponse {
 
 async fn rules_status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Err(refused) = authorize(&req, &state) {
-        return refused;
+        return *refused;
     }
     match state.pipeline.rules.admin_view() {
         Ok(view) => HttpResponse::Ok().json(view),
@@ -83,7 +83,7 @@ async fn rules_status(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
 
 async fn rules_reload(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Err(refused) = authorize(&req, &state) {
-        return refused;
+        return *refused;
     }
     match state.pipeline.rules.reload_async().await {
         Ok(outcome) => HttpResponse::Ok().json(outcome),
@@ -102,7 +102,7 @@ async fn rules_rollback(
     body: web::Bytes,
 ) -> HttpResponse {
     if let Err(refused) = authorize(&req, &state) {
-        return refused;
+        return *refused;
     }
     let request: RollbackRequest = if body.is_empty() {
         RollbackRequest::default()
@@ -129,7 +129,7 @@ async fn outbox(
     query: web::Query<Listing>,
 ) -> HttpResponse {
     if let Err(refused) = authorize(&req, &state) {
-        return refused;
+        return *refused;
     }
     let outbox = &state.pipeline.outbox;
     match outbox.entries() {
@@ -153,7 +153,7 @@ async fn dead_letters(
     query: web::Query<Listing>,
 ) -> HttpResponse {
     if let Err(refused) = authorize(&req, &state) {
-        return refused;
+        return *refused;
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     match state.pipeline.outbox.dead_letters(limit) {
@@ -168,7 +168,7 @@ async fn retry_dead_letter(
     id: web::Path<u64>,
 ) -> HttpResponse {
     if let Err(refused) = authorize(&req, &state) {
-        return refused;
+        return *refused;
     }
     match state.pipeline.outbox.revive(*id, clock::now_ms()) {
         Ok(Some(entry)) => {
@@ -196,7 +196,7 @@ async fn decisions(
     query: web::Query<DecisionQuery>,
 ) -> HttpResponse {
     if let Err(refused) = authorize(&req, &state) {
-        return refused;
+        return *refused;
     }
     let Some(openid) = query.openid.as_deref().filter(|openid| !openid.is_empty()) else {
         return refuse(StatusCode::BAD_REQUEST, "give ?openid=");

@@ -15,7 +15,6 @@ use rand::RngCore;
 use super::error::CallbackError;
 use super::AppState;
 use crate::clock;
-use crate::pipeline::replies::ReplyTicket;
 use crate::rules::{Reply, ReplyBody};
 use crate::store::Enqueued;
 use crate::wechat::crypto::AesKey;
@@ -127,7 +126,9 @@ async fn accept(
     let outcome = match state.store.enqueue(&event, clock::now_ms()).await {
         Ok(outcome) => outcome,
         Err(err) => {
-            ticket.map(ReplyTicket::cancel);
+            if let Some(ticket) = ticket {
+                ticket.cancel();
+            }
             return Err(err.into());
         }
     };

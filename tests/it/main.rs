@@ -1,5 +1,8 @@
 //! The integration tests: one binary, real servers on loopback, real sled on temp dirs.
 
+// Helpers of tests panic on purpose: a failed unwrap there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod api;
 mod callback;
 mod crash;
