@@ -6,5 +6,6 @@
 mod api;
 mod callback;
 mod crash;
+mod pipeline;
 mod rules;
 mod support;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_wechat;
+pub mod pipeline;
 pub mod push;
 pub mod server;
 

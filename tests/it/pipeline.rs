@@ -1,0 +1,269 @@
+//! The whole path: a push leads to the message the rules chose, sent once, within the
+//! window, the caps and WeChat's refusals.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::support::pipeline::{eventually, text_message, Rig, CUSTOM_SEND};
+use crate::support::push::{self, Push};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+const THANK_ON_RECEIPT: &str = r#"
+fn on_user_get_card(event) {
+    send_text(event.openid, `thanks for taking ${event.card_id}`);
+}
+"#;
+
+async fn post(rig: &Rig, push: &Push) -> (StatusCode, String) {
+    let response = reqwest::Client::new()
+        .post(rig.server.callback_url(&push.query))
+        .body(push.body.clone())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.text().await.unwrap())
+}
+
+fn receipt(openid: &str, code: &str) -> Push {
+    let now = cardbot::clock::now_secs();
+    push::plaintext(&push::user_get_card(openid, "p-card-1", code, now))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_leads_to_exactly_the_message_the_rules_chose_once() {
+    let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
+    post(&rig, &push::plaintext(&text_message("o-alice", "hi", 1))).await;
+
+    let (status, _) = post(&rig, &receipt("o-alice", "100000000001")).await;
+    post(&rig, &receipt("o-alice", "100000000001")).await;
+
+    assert_eq!(status, StatusCode::OK);
+    eventually("the message is sent", WAIT, || rig.wechat.hits(CUSTOM_SEND) >= 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rig.sent_texts(), vec!["thanks for taking p-card-1".to_string()]);
+    let sent = rig.wechat.last_request(CUSTOM_SEND);
+    assert_eq!(sent.body["touser"], "o-alice");
+    eventually("the outbox drains", WAIT, || rig.server.app.outbox.is_empty()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passing_failure_is_retried_and_the_message_sent_once() {
+    let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
+    rig.wechat.respond_errcodes(CUSTOM_SEND, &[-1, 45011, 0]);
+    post(&rig, &push::plaintext(&text_message("o-bob", "hi", 2))).await;
+
+    post(&rig, &receipt("o-bob", "100000000002")).await;
+
+    eventually("three attempts", WAIT, || rig.wechat.hits(CUSTOM_SEND) >= 3).await;
+    eventually("the outbox drains", WAIT, || rig.server.app.outbox.is_empty()).await;
+    assert_eq!(rig.wechat.hits(CUSTOM_SEND), 3);
+    assert_eq!(rig.server.app.outbox.dead_len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_window_answer_becomes_a_dead_letter_with_its_reason() {
+    let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
+    rig.wechat.respond_errcodes(CUSTOM_SEND, &[45015]);
+    post(&rig, &push::plaintext(&text_message("o-carol", "hi", 3))).await;
+
+    post(&rig, &receipt("o-carol", "100000000003")).await;
+
+    let outbox = &rig.server.app.outbox;
+    eventually("a dead letter", WAIT, || outbox.dead_len() == 1).await;
+    let letter = &outbox.dead_letters(10).unwrap()[0];
+    assert_eq!(letter.errcode, Some(45015));
+    assert_eq!(rig.wechat.hits(CUSTOM_SEND), 1);
+    let window = rig.server.app.windows.status("o-carol", cardbot::clock::now_secs());
+    assert!(!window.unwrap().open, "45015 closes the tracked window");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_mid_run_is_refreshed_and_the_message_sent_once() {
+    let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
+    rig.wechat.respond_errcodes(CUSTOM_SEND, &[40001, 0]);
+    post(&rig, &push::plaintext(&text_message("o-dave", "hi", 4))).await;
+
+    post(&rig, &receipt("o-dave", "100000000004")).await;
+
+    eventually("the outbox drains", WAIT, || {
+        rig.wechat.hits(CUSTOM_SEND) == 2 && rig.server.app.outbox.is_empty()
+    })
+    .await;
+    assert_eq!(rig.wechat.hits("/cgi-bin/stable_token"), 2);
+    let tokens: Vec<_> = rig
+        .wechat
+        .requests(CUSTOM_SEND)
+        .iter()
+        .map(|request| request.access_token().unwrap().to_string())
+        .collect();
+    assert_ne!(tokens[0], tokens[1], "the retry used the fresh token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_without_a_window_is_held_until_the_user_writes() {
+    let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
+
+    post(&rig, &receipt("o-erin", "100000000005")).await;
+
+    let outbox = rig.server.app.outbox.clone();
+    eventually("the message is held", WAIT, || {
+        outbox.entries().unwrap().iter().any(|entry| {
+            matches!(entry.state, cardbot::pipeline::outbox::EntryState::Held { .. })
+        })
+    })
+    .await;
+    assert_eq!(rig.wechat.hits(CUSTOM_SEND), 0);
+
+    post(&rig, &push::plaintext(&text_message("o-erin", "hello?", 5))).await;
+
+    eventually("the held message goes out", WAIT, || rig.wechat.hits(CUSTOM_SEND) == 1).await;
+    assert_eq!(rig.sent_texts(), vec!["thanks for taking p-card-1".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_cap_suppresses_with_its_reason() {
+    let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |config| {
+        config.pressure.daily_cap = 1;
+    })
+    .await;
+    post(&rig, &push::plaintext(&text_message("o-frank", "hi", 6))).await;
+
+    post(&rig, &receipt("o-frank", "100000000006")).await;
+    eventually("the first is sent", WAIT, || rig.wechat.hits(CUSTOM_SEND) == 1).await;
+    post(&rig, &receipt("o-frank", "100000000007")).await;
+
+    let outbox = &rig.server.app.outbox;
+    eventually("the second is suppressed", WAIT, || outbox.dead_len() == 1).await;
+    let letter = &outbox.dead_letters(10).unwrap()[0];
+    assert!(letter.detail.contains("daily cap of 1"), "{}", letter.detail);
+    assert_eq!(rig.wechat.hits(CUSTOM_SEND), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_hours_make_a_message_wait() {
+    use chrono::{Duration as Span, Utc};
+    let shanghai = chrono_tz::Asia::Shanghai;
+    let now = Utc::now().with_timezone(&shanghai);
+    let start = (now - Span::hours(1)).format("%H:%M").to_string();
+    let end = (now + Span::hours(1)).format("%H:%M").to_string();
+    let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |config| {
+        config.pressure.quiet_start = start;
+        config.pressure.quiet_end = end;
+    })
+    .await;
+    post(&rig, &push::plaintext(&text_message("o-gina", "hi", 7))).await;
+
+    post(&rig, &receipt("o-gina", "100000000008")).await;
+
+    let outbox = rig.server.app.outbox.clone();
+    let later = cardbot::clock::now_ms() + 30 * 60 * 1000;
+    eventually("the message waits past quiet hours", WAIT, || {
+        outbox.entries().unwrap().iter().any(|entry| entry.not_before_ms > later)
+    })
+    .await;
+    assert_eq!(rig.wechat.hits(CUSTOM_SEND), 0);
+}
+
+const REPLY_TO_TEXT: &str = r#"
+fn on_text(event) {
+    if event.content == "slow" {
+        let cards = user_cards(event.openid);
+    }
+    reply_text(`you said ${event.content}`);
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passive_reply_arrives_encrypted_in_the_http_answer() {
+    let rig = Rig::start(true, &[("echo.rhai", REPLY_TO_TEXT)], |_| {}).await;
+
+    let (status, body) = post(&rig, &push::encrypted(&text_message("o-hana", "hi", 8))).await;
+
+    assert_eq!(status, StatusCode::OK);
+    let outer = cardbot::wechat::xml::parse_children(body.as_bytes()).unwrap();
+    let encrypted = &outer["Encrypt"];
+    let signed = cardbot::wechat::signature::verify(
+        &outer["MsgSignature"],
+        &[
+            crate::support::server::TOKEN,
+            &outer["TimeStamp"],
+            &outer["Nonce"],
+            encrypted,
+        ],
+    );
+    assert!(signed, "the reply's MsgSignature verifies");
+    let key = cardbot::wechat::crypto::AesKey::parse(crate::support::server::AES_KEY).unwrap();
+    let opened = cardbot::wechat::crypto::decrypt(&key, encrypted).unwrap();
+    let inner = cardbot::wechat::xml::parse_children(&opened.message).unwrap();
+    assert_eq!(inner["Content"], "you said hi");
+    assert_eq!(inner["ToUserName"], "o-hana");
+    assert_eq!(rig.wechat.hits(CUSTOM_SEND), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_rules_reply_arrives_as_a_customer_service_message() {
+    let rig = Rig::start(false, &[("echo.rhai", REPLY_TO_TEXT)], |config| {
+        config.worker.reply_budget_ms = 100;
+        config.rules.timeout_ms = 3000;
+    })
+    .await;
+    rig.wechat
+        .delay("/card/user/getcardlist", Duration::from_millis(600));
+
+    let (status, body) = post(&rig, &push::plaintext(&text_message("o-ivan", "slow", 9))).await;
+
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "success"));
+    eventually("the reply is sent as a message", WAIT, || {
+        rig.wechat.hits(CUSTOM_SEND) == 1
+    })
+    .await;
+    assert_eq!(rig.sent_texts(), vec!["you said slow".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_are_queryable_by_openid_and_dead_letters_retried() {
+    let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
+    rig.wechat.respond_errcodes(CUSTOM_SEND, &[45047]);
+    post(&rig, &push::plaintext(&text_message("o-jack", "hi", 10))).await;
+    post(&rig, &receipt("o-jack", "100000000010")).await;
+    let outbox = rig.server.app.outbox.clone();
+    eventually("a dead letter", WAIT, || outbox.dead_len() == 1).await;
+
+    let decisions = rig.admin_get("/admin/decisions?openid=o-jack").await;
+    let letters = rig.admin_get("/admin/dead_letters").await;
+
+    let kinds: Vec<&str> = decisions["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["event_kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["user_get_card", "text"]);
+    let id = letters["dead_letters"][0]["entry"]["id"].as_u64().unwrap();
+    post(&rig, &push::plaintext(&text_message("o-jack", "again", 11))).await;
+    let retried = reqwest::Client::new()
+        .post(format!("http://{}/admin/dead_letters/{id}/retry", rig.server.addr))
+        .bearer_auth("test-admin-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), StatusCode::OK);
+    eventually("the retry is sent", WAIT, || rig.wechat.hits(CUSTOM_SEND) == 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_refuses_a_wrong_token() {
+    let rig = Rig::start(false, &[], |_| {}).await;
+
+    let response = reqwest::Client::new()
+        .get(format!("http://{}/admin/rules", rig.server.addr))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
