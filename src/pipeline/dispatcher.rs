@@ -188,6 +188,10 @@ impl Dispatcher {
     }
 
     async fn attempt(&self, mut entry: OutboxEntry) -> Result<Attempt, PipelineError> {
+        // The scan's copy may be stale: another send may have settled it meanwhile.
+        if self.parts.outbox.get(entry.id)?.as_ref() != Some(&entry) {
+            return Ok(Attempt::Deferred);
+        }
         let now_ms = clock::now_ms();
         let openid = entry.outgoing.openid().to_string();
 
@@ -273,11 +277,20 @@ impl Dispatcher {
     /// Marks the entry `Sending` durably, sends it, and settles the outcome.
     async fn send(
         &self,
-        mut entry: OutboxEntry,
+        entry: OutboxEntry,
         consumed_window: bool,
     ) -> Result<Attempt, PipelineError> {
-        entry.state = EntryState::Sending;
-        self.parts.outbox.put(&entry)?;
+        let mut sending = entry.clone();
+        sending.state = EntryState::Sending;
+        if !self.parts.outbox.swap(&self.stored(&entry)?, &sending)? {
+            if consumed_window {
+                self.parts
+                    .windows
+                    .give_back(entry.outgoing.openid(), clock::now_secs())?;
+            }
+            return Ok(Attempt::Deferred);
+        }
+        let mut entry = sending;
         if let Err(err) = self.parts.store.durable().await {
             tracing::error!(outbox_id = entry.id, error = %err, "store not durable; send later");
             entry.state = EntryState::Ready;
@@ -297,6 +310,16 @@ impl Dispatcher {
             Ok(()) => self.sent(entry),
             Err(err) => self.failed(entry, err, consumed_window),
         }
+    }
+
+    /// The stored form of an entry whose outgoing message may have been swapped for
+    /// its template fallback in memory.
+    fn stored(&self, entry: &OutboxEntry) -> Result<OutboxEntry, PipelineError> {
+        Ok(self
+            .parts
+            .outbox
+            .get(entry.id)?
+            .unwrap_or_else(|| entry.clone()))
     }
 
     fn sent(&self, entry: OutboxEntry) -> Result<Attempt, PipelineError> {

@@ -157,6 +157,25 @@ impl Outbox {
         Ok(())
     }
 
+    /// The entry with `id`, if it is still pending.
+    pub fn get(&self, id: u64) -> Result<Option<OutboxEntry>, PipelineError> {
+        self.entries
+            .get(id.to_be_bytes())?
+            .map(|value| decode(OUTBOX_TREE, &value))
+            .transpose()
+    }
+
+    /// Replaces `current` with `next` only if the stored entry is still exactly
+    /// `current`: two scans that both saw an entry cannot both claim it.
+    pub fn swap(&self, current: &OutboxEntry, next: &OutboxEntry) -> Result<bool, PipelineError> {
+        let key = current.id.to_be_bytes();
+        let (old, new) = (encode(OUTBOX_TREE, current)?, encode(OUTBOX_TREE, next)?);
+        Ok(self
+            .entries
+            .compare_and_swap(key, Some(old), Some(new))?
+            .is_ok())
+    }
+
     /// Removes a delivered entry.
     pub fn remove(&self, id: u64) -> Result<(), PipelineError> {
         self.entries.remove(id.to_be_bytes())?;

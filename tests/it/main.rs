@@ -6,6 +6,7 @@
 mod api;
 mod callback;
 mod crash;
+mod crash_pipeline;
 mod pipeline;
 mod rules;
 mod support;

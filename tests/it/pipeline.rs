@@ -41,12 +41,21 @@ async fn an_event_leads_to_exactly_the_message_the_rules_chose_once() {
     post(&rig, &receipt("o-alice", "100000000001")).await;
 
     assert_eq!(status, StatusCode::OK);
-    eventually("the message is sent", WAIT, || rig.wechat.hits(CUSTOM_SEND) >= 1).await;
+    eventually("the message is sent", WAIT, || {
+        rig.wechat.hits(CUSTOM_SEND) >= 1
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(rig.sent_texts(), vec!["thanks for taking p-card-1".to_string()]);
+    assert_eq!(
+        rig.sent_texts(),
+        vec!["thanks for taking p-card-1".to_string()]
+    );
     let sent = rig.wechat.last_request(CUSTOM_SEND);
     assert_eq!(sent.body["touser"], "o-alice");
-    eventually("the outbox drains", WAIT, || rig.server.app.outbox.is_empty()).await;
+    eventually("the outbox drains", WAIT, || {
+        rig.server.app.outbox.is_empty()
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,7 +67,10 @@ async fn a_passing_failure_is_retried_and_the_message_sent_once() {
     post(&rig, &receipt("o-bob", "100000000002")).await;
 
     eventually("three attempts", WAIT, || rig.wechat.hits(CUSTOM_SEND) >= 3).await;
-    eventually("the outbox drains", WAIT, || rig.server.app.outbox.is_empty()).await;
+    eventually("the outbox drains", WAIT, || {
+        rig.server.app.outbox.is_empty()
+    })
+    .await;
     assert_eq!(rig.wechat.hits(CUSTOM_SEND), 3);
     assert_eq!(rig.server.app.outbox.dead_len(), 0);
 }
@@ -76,7 +88,11 @@ async fn a_closed_window_answer_becomes_a_dead_letter_with_its_reason() {
     let letter = &outbox.dead_letters(10).unwrap()[0];
     assert_eq!(letter.errcode, Some(45015));
     assert_eq!(rig.wechat.hits(CUSTOM_SEND), 1);
-    let window = rig.server.app.windows.status("o-carol", cardbot::clock::now_secs());
+    let window = rig
+        .server
+        .app
+        .windows
+        .status("o-carol", cardbot::clock::now_secs());
     assert!(!window.unwrap().open, "45015 closes the tracked window");
 }
 
@@ -111,7 +127,10 @@ async fn a_message_without_a_window_is_held_until_the_user_writes() {
     let outbox = rig.server.app.outbox.clone();
     eventually("the message is held", WAIT, || {
         outbox.entries().unwrap().iter().any(|entry| {
-            matches!(entry.state, cardbot::pipeline::outbox::EntryState::Held { .. })
+            matches!(
+                entry.state,
+                cardbot::pipeline::outbox::EntryState::Held { .. }
+            )
         })
     })
     .await;
@@ -119,8 +138,14 @@ async fn a_message_without_a_window_is_held_until_the_user_writes() {
 
     post(&rig, &push::plaintext(&text_message("o-erin", "hello?", 5))).await;
 
-    eventually("the held message goes out", WAIT, || rig.wechat.hits(CUSTOM_SEND) == 1).await;
-    assert_eq!(rig.sent_texts(), vec!["thanks for taking p-card-1".to_string()]);
+    eventually("the held message goes out", WAIT, || {
+        rig.wechat.hits(CUSTOM_SEND) == 1
+    })
+    .await;
+    assert_eq!(
+        rig.sent_texts(),
+        vec!["thanks for taking p-card-1".to_string()]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,13 +157,20 @@ async fn the_daily_cap_suppresses_with_its_reason() {
     post(&rig, &push::plaintext(&text_message("o-frank", "hi", 6))).await;
 
     post(&rig, &receipt("o-frank", "100000000006")).await;
-    eventually("the first is sent", WAIT, || rig.wechat.hits(CUSTOM_SEND) == 1).await;
+    eventually("the first is sent", WAIT, || {
+        rig.wechat.hits(CUSTOM_SEND) == 1
+    })
+    .await;
     post(&rig, &receipt("o-frank", "100000000007")).await;
 
     let outbox = &rig.server.app.outbox;
     eventually("the second is suppressed", WAIT, || outbox.dead_len() == 1).await;
     let letter = &outbox.dead_letters(10).unwrap()[0];
-    assert!(letter.detail.contains("daily cap of 1"), "{}", letter.detail);
+    assert!(
+        letter.detail.contains("daily cap of 1"),
+        "{}",
+        letter.detail
+    );
     assert_eq!(rig.wechat.hits(CUSTOM_SEND), 1);
 }
 
@@ -161,7 +193,11 @@ async fn quiet_hours_make_a_message_wait() {
     let outbox = rig.server.app.outbox.clone();
     let later = cardbot::clock::now_ms() + 30 * 60 * 1000;
     eventually("the message waits past quiet hours", WAIT, || {
-        outbox.entries().unwrap().iter().any(|entry| entry.not_before_ms > later)
+        outbox
+            .entries()
+            .unwrap()
+            .iter()
+            .any(|entry| entry.not_before_ms > later)
     })
     .await;
     assert_eq!(rig.wechat.hits(CUSTOM_SEND), 0);
@@ -245,13 +281,19 @@ async fn decisions_are_queryable_by_openid_and_dead_letters_retried() {
     let id = letters["dead_letters"][0]["entry"]["id"].as_u64().unwrap();
     post(&rig, &push::plaintext(&text_message("o-jack", "again", 11))).await;
     let retried = reqwest::Client::new()
-        .post(format!("http://{}/admin/dead_letters/{id}/retry", rig.server.addr))
+        .post(format!(
+            "http://{}/admin/dead_letters/{id}/retry",
+            rig.server.addr
+        ))
         .bearer_auth("test-admin-token")
         .send()
         .await
         .unwrap();
     assert_eq!(retried.status(), StatusCode::OK);
-    eventually("the retry is sent", WAIT, || rig.wechat.hits(CUSTOM_SEND) == 2).await;
+    eventually("the retry is sent", WAIT, || {
+        rig.wechat.hits(CUSTOM_SEND) == 2
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
