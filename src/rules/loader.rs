@@ -138,6 +138,7 @@ pub(crate) fn compile_set(
         match compile_rule(engine, &name, &file, &source, timeout) {
             Ok((ast, handlers)) => rules.push(Rule {
                 stats: stats.for_rule(&name),
+                has_top_level: !ast.statements().is_empty(),
                 name: name.into(),
                 file,
                 source,
@@ -184,7 +185,10 @@ fn compile_rule(
                 handlers.insert(function.name.to_string());
             }
             Ok(()) => {}
-            Err(message) => errors.push(LoadError::at(file, Position::NONE, message)),
+            Err(message) => {
+                let position = definition_position(source, function.name);
+                errors.push(LoadError::at(file, position, message));
+            }
         }
     }
     if !errors.is_empty() {
@@ -199,6 +203,19 @@ fn compile_rule(
         )]
     })?;
     Ok((ast, handlers))
+}
+
+/// Where `fn <name>` is written, found in the text since Rhai keeps no position for it.
+fn definition_position(source: &str, name: &str) -> Position {
+    let needle = format!("fn {name}");
+    for (index, line) in source.lines().enumerate() {
+        if let Some(column) = line.find(&needle) {
+            let column = line[..column].chars().count() + 1;
+            let line = u16::try_from(index + 1).unwrap_or(u16::MAX);
+            return Position::new(line, u16::try_from(column).unwrap_or(u16::MAX));
+        }
+    }
+    Position::NONE
 }
 
 /// Runs the top level once, under the same deadline as a handler, to prove it can run.

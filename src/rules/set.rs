@@ -20,6 +20,8 @@ pub struct Rule {
     /// The `on_*` functions it defines.
     pub handlers: BTreeSet<String>,
     pub(crate) ast: AST,
+    /// Whether the file has top-level statements (constants) to run before a handler.
+    pub(crate) has_top_level: bool,
     pub(crate) stats: Arc<RuleStats>,
 }
 

@@ -31,7 +31,7 @@ fn a_misspelt_handler_is_a_load_error_with_a_hint() {
     let err = first_error(&[("typo", "fn on_user_get_crad(e) { }")]);
 
     assert!(
-        err.contains("typo.rhai: on_user_get_crad is not a known handler"),
+        err.contains("typo.rhai:1:1: on_user_get_crad is not a known handler"),
         "{err}"
     );
     assert!(err.contains("did you mean on_user_get_card?"), "{err}");

@@ -60,7 +60,7 @@ fn a_misspelt_handler_is_refused_on_reload() {
     let err = rules.reload().unwrap_err().to_string();
 
     assert!(
-        err.contains("card_welcome.rhai: on_user_get_crad is not a known handler"),
+        err.contains("card_welcome.rhai:2:1: on_user_get_crad is not a known handler"),
         "{err}"
     );
     assert!(err.contains("did you mean on_user_get_card?"), "{err}");
