@@ -61,7 +61,12 @@ impl App {
             config.worker.held_cards_fresh_secs,
             tokio::runtime::Handle::current(),
         );
-        let rules = Rules::open(&config.rules, &db, Arc::new(lookups))?;
+        let rules = Rules::open_with_windows(
+            &config.rules,
+            &db,
+            Arc::new(lookups),
+            Some(Arc::new(windows.clone())),
+        )?;
         let watcher = if config.rules.watch {
             Some(rules.watch()?)
         } else {

@@ -7,13 +7,17 @@ use serde_json::{json, Value};
 
 use super::outbox::Outgoing;
 use crate::api::{self, CustomMessage, TemplateField, TemplateMessage};
-use crate::rules::{Action, Decision, Message, Reply, ReplyBody};
+use crate::rules::{Action, Decision, Message, Reply, ReplyBody, WhenClosed};
 
 /// One message to queue, with the rule that chose it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Queued {
     pub rule: String,
     pub outgoing: Outgoing,
+    /// The rule's choice for a closed window; `None` takes the configured one.
+    pub when_closed: Option<WhenClosed>,
+    /// The rule's template message for a closed window.
+    pub fallback: Option<TemplateMessage>,
 }
 
 /// The decision's actions, then the replies that must go as messages instead.
@@ -60,19 +64,38 @@ pub fn from_action(action: &Action) -> Queued {
             data,
             url,
         } => Outgoing::Template {
-            message: TemplateMessage {
-                touser: openid,
-                template_id: template_id.clone(),
-                url: url.clone(),
-                miniprogram: None,
-                client_msg_id: None,
-                data: template_data(data),
-            },
+            message: template(&openid, template_id, data, url),
         },
     };
+    let fallback = action.fallback.as_ref().map(|fallback| {
+        template(
+            &action.openid,
+            &fallback.template_id,
+            &fallback.data,
+            &fallback.url,
+        )
+    });
     Queued {
         rule: action.rule.clone(),
         outgoing,
+        when_closed: action.when_closed,
+        fallback,
+    }
+}
+
+fn template(
+    openid: &str,
+    template_id: &str,
+    data: &Value,
+    url: &Option<String>,
+) -> TemplateMessage {
+    TemplateMessage {
+        touser: openid.to_string(),
+        template_id: template_id.to_string(),
+        url: url.clone(),
+        miniprogram: None,
+        client_msg_id: None,
+        data: template_data(data),
     }
 }
 
@@ -93,6 +116,8 @@ pub fn from_reply(openid: &str, reply: &Reply) -> Queued {
     Queued {
         rule: reply.rule.clone(),
         outgoing: custom(message),
+        when_closed: None,
+        fallback: None,
     }
 }
 

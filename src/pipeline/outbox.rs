@@ -15,18 +15,7 @@ pub const OUTBOX_TREE: &str = "pipeline.outbox";
 /// Tree of entries that will not be sent, keyed by big-endian id.
 pub const DEAD_LETTER_TREE: &str = "pipeline.dead_letters";
 
-/// What to do with a customer-service message when the user has no open window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum WhenClosed {
-    /// Wait until the user opens a window, up to `dispatcher.hold_max_secs`.
-    #[default]
-    Hold,
-    /// Send the template message the rule supplied instead.
-    Template,
-    /// Drop it, recording why.
-    Drop,
-}
+pub use crate::rules::WhenClosed;
 
 /// The request an entry sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

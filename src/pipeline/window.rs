@@ -387,3 +387,14 @@ impl Windows {
 #[cfg(test)]
 #[path = "window_tests.rs"]
 mod tests;
+
+impl crate::rules::window::WindowView for Windows {
+    fn window(&self, openid: &str, now: i64) -> Result<crate::rules::window::WindowInfo, String> {
+        let status = self.status(openid, now).map_err(|err| err.to_string())?;
+        Ok(crate::rules::window::WindowInfo {
+            open: status.open,
+            remaining: status.remaining,
+            expires_at: status.expires_at,
+        })
+    }
+}

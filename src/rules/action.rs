@@ -14,6 +14,35 @@ pub struct Action {
     pub openid: String,
     /// What to send.
     pub message: Message,
+    /// What to do when the user has no open customer-service window; `None` leaves it
+    /// to `[dispatcher] when_window_closed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_closed: Option<WhenClosed>,
+    /// The template message to send instead when the window is closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<TemplateFallback>,
+}
+
+/// What to do with a customer-service message when the user has no open window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenClosed {
+    /// Wait until the user opens a window, up to `dispatcher.hold_max_secs`.
+    #[default]
+    Hold,
+    /// Send the template message the rule supplied instead.
+    Template,
+    /// Drop it, recording why.
+    Drop,
+}
+
+/// A template message a rule supplies for when the window is closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateFallback {
+    pub template_id: String,
+    /// `{"key": {"value": "...", "color": "#rrggbb"?}}` as WeChat expects it.
+    pub data: serde_json::Value,
+    pub url: Option<String>,
 }
 
 /// The body of a customer-service message, one variant per `msgtype` cardbot sends.
@@ -84,6 +113,8 @@ mod tests {
                 data: serde_json::json!({"first": {"value": "hi"}}),
                 url: None,
             },
+            when_closed: None,
+            fallback: None,
         };
 
         let json = serde_json::to_string(&action).unwrap();

@@ -26,6 +26,8 @@ pub(crate) struct Services {
     pub(crate) cache: Arc<LookupCache>,
     pub(crate) memory: sled::Tree,
     pub(crate) history: sled::Tree,
+    /// The customer-service window tracker; without one `window()` reports no window.
+    pub(crate) windows: Option<Arc<dyn super::window::WindowView>>,
 }
 
 /// Everything one evaluation collects; a failed rule's pending part is discarded.

@@ -23,6 +23,7 @@ pub mod set;
 pub mod status;
 pub mod value;
 pub mod watch;
+pub mod window;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -31,7 +32,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use rhai::Engine;
 
-pub use action::{Action, Article, Message, Reply, ReplyBody};
+pub use action::{Action, Article, Message, Reply, ReplyBody, TemplateFallback, WhenClosed};
 pub use canned::CannedLookups;
 pub use evaluate::{Decision, FailureKind, RuleFailure, RuleRun};
 pub use loader::{LoadError, LoadErrors};
@@ -114,6 +115,16 @@ impl Rules {
         db: &sled::Db,
         lookups: Arc<dyn Lookups>,
     ) -> Result<Rules, RulesError> {
+        Rules::open_with_windows(config, db, lookups, None)
+    }
+
+    /// [`Rules::open`], with the window tracker that `window(openid)` reads.
+    pub fn open_with_windows(
+        config: &RulesConfig,
+        db: &sled::Db,
+        lookups: Arc<dyn Lookups>,
+        windows: Option<Arc<dyn window::WindowView>>,
+    ) -> Result<Rules, RulesError> {
         let engine = engine::build_engine(config);
         let stats = StatsRegistry::default();
         let timeout = Duration::from_millis(config.timeout_ms);
@@ -127,6 +138,7 @@ impl Rules {
             ))),
             memory: open_tree(db, memory::MEMORY_TREE)?,
             history: open_tree(db, history::HISTORY_TREE)?,
+            windows,
         };
         let revisions = RevisionStore::new(
             open_tree(db, revision::REVISIONS_TREE)?,

@@ -309,3 +309,44 @@ async fn admin_refuses_a_wrong_token() {
 
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+const TEMPLATE_WHEN_CLOSED: &str = r#"
+fn on_user_get_card(event) {
+    let w = window(event.openid);
+    let text = if w.open { "window open" } else { "window closed" };
+    send_text(event.openid, text, #{
+        template: #{ template_id: "TPL-RECEIPT", data: #{ first: "Your card is ready" } },
+    });
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_window_falls_back_to_the_rules_template() {
+    let rig = Rig::start(false, &[("receipt.rhai", TEMPLATE_WHEN_CLOSED)], |_| {}).await;
+
+    post(&rig, &receipt("o-kate", "100000000012")).await;
+
+    let template = "/cgi-bin/message/template/send";
+    eventually("the template is sent", WAIT, || {
+        rig.wechat.hits(template) == 1
+    })
+    .await;
+    let sent = rig.wechat.last_request(template);
+    assert_eq!(sent.body["template_id"], "TPL-RECEIPT");
+    assert_eq!(sent.body["data"]["first"]["value"], "Your card is ready");
+    assert_eq!(rig.wechat.hits(CUSTOM_SEND), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_see_the_window_the_user_opened() {
+    let rig = Rig::start(false, &[("receipt.rhai", TEMPLATE_WHEN_CLOSED)], |_| {}).await;
+    post(&rig, &push::plaintext(&text_message("o-liam", "hi", 13))).await;
+
+    post(&rig, &receipt("o-liam", "100000000013")).await;
+
+    eventually("the message is sent", WAIT, || {
+        rig.wechat.hits(CUSTOM_SEND) == 1
+    })
+    .await;
+    assert_eq!(rig.sent_texts(), vec!["window open".to_string()]);
+}

@@ -4,7 +4,9 @@
 use rhai::{Dynamic, Engine, EvalAltResult, Map};
 use serde_json::Value;
 
-use crate::rules::action::{Action, Article, Message, Reply, ReplyBody};
+use crate::rules::action::{
+    Action, Article, Message, Reply, ReplyBody, TemplateFallback, WhenClosed,
+};
 use crate::rules::context::{current_rule, with_state};
 
 type Outcome = Result<(), Box<EvalAltResult>>;
@@ -43,6 +45,7 @@ pub(crate) fn register(engine: &mut Engine) {
             send_template(openid, template_id, &data, Dynamic::UNIT)
         },
     );
+    register_with_options(engine);
     engine.register_fn("reply_text", |text: &str| -> Outcome {
         let content = non_empty("text", text).map_err(|m| format!("reply_text: {m}"))?;
         reply("reply_text", ReplyBody::Text { content })
@@ -53,7 +56,62 @@ pub(crate) fn register(engine: &mut Engine) {
     });
 }
 
+/// The same `send_*` with a last `options` map: `#{when_closed: "hold" | "template" |
+/// "drop", template: #{template_id, data, url}}` for a user with no open window.
+fn register_with_options(engine: &mut Engine) {
+    engine.register_fn(
+        "send_text",
+        |openid: &str, text: &str, options: Map| -> Outcome {
+            let content = non_empty("text", text)?;
+            send_with("send_text", openid, Message::Text { content }, &options)
+        },
+    );
+    engine.register_fn(
+        "send_card",
+        |openid: &str, card_id: &str, options: Map| -> Outcome {
+            let card_id = non_empty("card_id", card_id)?;
+            send_with("send_card", openid, Message::Card { card_id }, &options)
+        },
+    );
+    engine.register_fn(
+        "send_news",
+        |openid: &str, article: Map, options: Map| -> Outcome {
+            let article = parse_article(&article).map_err(|m| format!("send_news: {m}"))?;
+            send_with("send_news", openid, Message::News { article }, &options)
+        },
+    );
+    engine.register_fn(
+        "send_image",
+        |openid: &str, media_id: &str, options: Map| -> Outcome {
+            let media_id = non_empty("media_id", media_id)?;
+            send_with("send_image", openid, Message::Image { media_id }, &options)
+        },
+    );
+    engine.register_fn(
+        "send_miniprogram",
+        |openid: &str, page: Map, options: Map| -> Outcome {
+            let message = parse_miniprogram(&page).map_err(|m| format!("send_miniprogram: {m}"))?;
+            send_with("send_miniprogram", openid, message, &options)
+        },
+    );
+}
+
 fn send(function: &str, openid: &str, message: Message) -> Outcome {
+    push(function, openid, message, None, None)
+}
+
+fn send_with(function: &str, openid: &str, message: Message, options: &Map) -> Outcome {
+    let (when_closed, fallback) = parse_options(options).map_err(|m| format!("{function}: {m}"))?;
+    push(function, openid, message, when_closed, fallback)
+}
+
+fn push(
+    function: &str,
+    openid: &str,
+    message: Message,
+    when_closed: Option<WhenClosed>,
+    fallback: Option<TemplateFallback>,
+) -> Outcome {
     if openid.trim().is_empty() {
         return Err(format!("{function}: openid must not be empty").into());
     }
@@ -62,8 +120,73 @@ fn send(function: &str, openid: &str, message: Message) -> Outcome {
             rule: current_rule().to_string(),
             openid: openid.to_string(),
             message,
+            when_closed,
+            fallback,
         });
         Ok(())
+    })
+}
+
+type Options = (Option<WhenClosed>, Option<TemplateFallback>);
+
+/// Reads `#{when_closed, template}`; a template alone means "use it when closed".
+fn parse_options(options: &Map) -> Result<Options, String> {
+    for key in options.keys() {
+        if key.as_str() != "when_closed" && key.as_str() != "template" {
+            return Err(format!(
+                "unknown option `{key}`; use when_closed or template"
+            ));
+        }
+    }
+    let fallback = match options.get("template") {
+        None => None,
+        Some(template) => {
+            let template = template
+                .read_lock::<Map>()
+                .ok_or("`template` must be a map #{template_id, data, url}")?
+                .clone();
+            Some(parse_fallback(&template)?)
+        }
+    };
+    let when_closed = match options.get("when_closed") {
+        None => fallback.as_ref().map(|_| WhenClosed::Template),
+        Some(mode) => Some(match mode.to_string().as_str() {
+            "hold" => WhenClosed::Hold,
+            "template" => WhenClosed::Template,
+            "drop" => WhenClosed::Drop,
+            other => {
+                return Err(format!(
+                    "when_closed must be hold, template or drop, not {other}"
+                ))
+            }
+        }),
+    };
+    if when_closed == Some(WhenClosed::Template) && fallback.is_none() {
+        return Err("when_closed: \"template\" needs a `template` option".to_string());
+    }
+    Ok((when_closed, fallback))
+}
+
+fn parse_fallback(template: &Map) -> Result<TemplateFallback, String> {
+    let template_id = entry(template, "template_id", true)?;
+    let data = match template.get("data") {
+        Some(data) => {
+            let data = data
+                .read_lock::<Map>()
+                .ok_or("`data` must be a map")?
+                .clone();
+            template_data(&data)?
+        }
+        None => return Err("missing key `data`".to_string()),
+    };
+    let url = match template.get("url") {
+        Some(url) if !url.is_unit() => Some(url.to_string()).filter(|url| !url.is_empty()),
+        _ => None,
+    };
+    Ok(TemplateFallback {
+        template_id,
+        data,
+        url,
     })
 }
 

@@ -5,6 +5,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult};
 
 use crate::rules::context::{current_rule, with_state, EvalState};
 use crate::rules::lookup::{LookupKey, LookupRecord, LookupSource};
+use crate::rules::window::WindowInfo;
 
 type Answer = Result<Dynamic, Box<EvalAltResult>>;
 
@@ -26,6 +27,15 @@ pub(crate) fn register(engine: &mut Engine) {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|found| format!("cards_with_status: statuses must be strings, not {found}"))?;
         lookup(LookupKey::CardsWithStatus(statuses))
+    });
+    engine.register_fn("window", |openid: &str| -> Answer {
+        with_state("window", |state| {
+            let info = match &state.services.windows {
+                Some(windows) => windows.window(openid, state.now)?,
+                None => WindowInfo::default(),
+            };
+            Ok(crate::rules::value::to_dynamic(&info))
+        })
     });
 }
 
