@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod check;
+mod log;
 pub mod rules;
 mod serve;
 
@@ -28,6 +29,8 @@ pub enum Command {
     Serve,
     /// Validate the config and compile every rule; exits non-zero on any problem.
     Check,
+    /// Show what the rules decided for a user, newest first, from the running server.
+    Log(log::LogArgs),
     /// Inspect or roll back the rules of the running server.
     Rules {
         #[command(subcommand)]
@@ -40,6 +43,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve::run(&cli.config),
         Command::Check => check::run(&cli.config),
+        Command::Log(args) => log::run(&cli.config, &args),
         Command::Rules { command } => rules::run(&cli.config, &command),
     };
     match result {

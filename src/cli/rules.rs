@@ -69,6 +69,12 @@ impl AdminClient {
             .await
     }
 
+    /// `GET {path}` of the admin API, as JSON.
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        let request = reqwest::Client::new().get(format!("{}{path}", self.base_url));
+        self.send(request).await
+    }
+
     async fn send<T: serde::de::DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,

@@ -350,3 +350,34 @@ async fn rules_see_the_window_the_user_opened() {
     .await;
     assert_eq!(rig.sent_texts(), vec!["window open".to_string()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cardbot_log_prints_a_users_decisions() {
+    let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
+    post(&rig, &push::plaintext(&text_message("o-mona", "hi", 14))).await;
+    post(&rig, &receipt("o-mona", "100000000014")).await;
+    eventually("the message is sent", WAIT, || {
+        rig.wechat.hits(CUSTOM_SEND) == 1
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let text = format!(
+        "[server]\nlisten = \"{}\"\n[wechat]\ntoken = \"t\"\n[admin]\ntoken = \"test-admin-token\"\n",
+        rig.server.addr
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_cardbot"))
+        .args(["log", "--openid", "o-mona", "--config"])
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("user_get_card"), "{stdout}");
+    assert!(stdout.contains("rule thanks: ok"), "{stdout}");
+    assert!(stdout.contains("message text by thanks: sent"), "{stdout}");
+}
