@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Pipeline benchmark: distinct encrypted redemption events pushed to the release binary
+# running the example rules, against a loopback API that answers every message in
+# 20 ms. Reports events/s accepted, messages/s the API accepted from the first to the
+# last message, and cardbot's peak memory (VmHWM) with the backlog it had.
+#
+#   bash benches/pipeline.sh [EVENTS] [PUSH_RATE_PER_SEC]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+events=${1:-20000}
+rate=${2:-4000}
+work=target/pipeline-bench
+rm -rf "$work"; mkdir -p "$work"
+
+token=load-test-token
+app_id=wx5823bf96d3bd56c7
+key=jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C
+
+cargo build --release --quiet --bin cardbot --example fake_api --example gen_pushes --example pace
+bin=target/release
+"$bin/examples/gen_pushes" "$events" "$token" "$app_id" "$key" 0 consume > "$work/pushes.tsv"
+
+cat > "$work/config.toml" <<TOML
+[server]
+listen = "127.0.0.1:18080"
+[wechat]
+token = "$token"
+app_id = "$app_id"
+app_secret = "bench-secret"
+encoding_aes_key = "$key"
+api_base = "http://127.0.0.1:18091"
+[store]
+path = "$work/store"
+[rules]
+dir = "rules"
+watch = false
+[worker]
+concurrency = 8
+[window]
+card_events_open_window = true
+[dispatcher]
+concurrency = 64
+poll_interval_ms = 50
+[log]
+level = "warn"
+TOML
+
+wait_port() { for _ in $(seq 100); do nc -z 127.0.0.1 "$1" 2>/dev/null && return; sleep 0.1; done; }
+
+"$bin/examples/fake_api" 127.0.0.1:18091 20 & api=$!
+wait_port 18091
+"$bin/cardbot" serve --config "$work/config.toml" & server=$!
+wait_port 18080
+trap 'kill $server $api 2>/dev/null || true' EXIT
+
+start=$(date +%s.%N)
+"$bin/examples/pace" http://127.0.0.1:18080 "$work/pushes.tsv" "$rate" \
+  "$(python3 -c "print(int($events / $rate) + 1)")" 64
+pushed=$(date +%s.%N)
+
+expected=$((events * 2))
+peak_inbox=0
+while :; do
+  count=$(curl -s 127.0.0.1:18091/count | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])')
+  inbox=$(curl -s 127.0.0.1:18080/healthz | python3 -c 'import json,sys; print(json.load(sys.stdin)["inbox"])')
+  [ "$inbox" -gt "$peak_inbox" ] && peak_inbox=$inbox
+  [ "$count" -ge "$expected" ] && break
+  sleep 0.2
+done
+done_at=$(date +%s.%N)
+
+curl -s 127.0.0.1:18091/count | python3 -c "
+import json, sys
+c = json.load(sys.stdin)
+span = (c['last_ms'] - c['first_ms']) / 1000
+print(f\"messages accepted by the API: {c['messages']} in {span:.1f} s = {c['messages'] / span:.0f}/s\")
+"
+python3 -c "print(f'events: $events pushed in {$pushed - $start:.1f} s; all messages out after {$done_at - $start:.1f} s')"
+grep -E 'VmHWM|VmRSS' /proc/$server/status
+echo "peak inbox backlog seen: $peak_inbox"
