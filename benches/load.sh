@@ -5,6 +5,8 @@
 #
 #   bash benches/load.sh [DURATION_SECS] [CONNECTIONS]
 #
+# PAUSED=true measures ingest alone (the worker does not run).
+#
 # Prints: peak rates (wrk, closed loop) of both servers, then cardbot's latency at half
 # of its peak rate (pace, open loop).
 set -euo pipefail
@@ -37,6 +39,8 @@ path = "$work/store"
 [rules]
 dir = "$work/rules"
 watch = false
+[worker]
+paused = ${PAUSED:-false}
 [log]
 level = "warn"
 TOML

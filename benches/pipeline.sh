@@ -5,7 +5,7 @@
 # last message, and cardbot's peak memory (VmHWM) with the backlog it had.
 #
 #   bash benches/pipeline.sh [EVENTS] [PUSH_RATE_PER_SEC]
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
 events=${1:-20000}

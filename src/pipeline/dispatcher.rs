@@ -20,6 +20,10 @@ use crate::clock;
 use crate::config::DispatcherConfig;
 use crate::store::Store;
 
+/// How many outbox entries one scan looks at, so a large backlog costs a bounded
+/// amount of memory and time per scan.
+const SCAN_LIMIT: usize = 2000;
+
 /// Everything the dispatcher reads and writes.
 #[derive(Debug, Clone)]
 pub struct DispatcherParts {
@@ -108,7 +112,7 @@ impl Dispatcher {
         let mut waiting_users = HashSet::new();
         let mut started = 0;
 
-        for entry in self.parts.outbox.entries()? {
+        for entry in self.parts.outbox.first(SCAN_LIMIT)? {
             let openid = entry.outgoing.openid().to_string();
             if waiting_users.contains(&openid) || entry.state == EntryState::Sending {
                 continue;

@@ -151,3 +151,30 @@ async fn health(addr: std::net::SocketAddr) -> usize {
         .unwrap();
     health["inbox"].as_u64().unwrap() as usize
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_server_gracefully_and_keeps_what_it_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("store");
+    let addr = free_addr();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    let config = child_config(addr, &store_path);
+    let child = ChildServer::start(dir.path(), &config, addr);
+    let (status, _) = post_one(addr, 0, 1).await.unwrap();
+    assert_eq!(status, 200);
+
+    let mut process = child.child;
+    let pid = process.id().to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let exit = tokio::task::spawn_blocking(move || process.wait().unwrap())
+        .await
+        .unwrap();
+
+    assert!(signalled.success());
+    assert!(exit.success(), "cardbot exited with {exit}");
+    let store = Store::open(&store_path).unwrap();
+    assert_eq!(store.inbox_len(), 1);
+}
