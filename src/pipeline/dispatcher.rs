@@ -22,6 +22,8 @@ use crate::store::Store;
 
 /// How many outbox entries one scan looks at, so a large backlog costs a bounded
 /// amount of memory and time per scan.
+// TODO: keep held entries in a tree of their own, because more than SCAN_LIMIT held
+// entries at the head of the outbox would hide ready ones behind them from the scan.
 const SCAN_LIMIT: usize = 2000;
 
 /// Everything the dispatcher reads and writes.
