@@ -25,7 +25,9 @@ pub struct DryRun {
 
 impl std::fmt::Debug for DryRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DryRun").field("rules", &self.rules).finish()
+        f.debug_struct("DryRun")
+            .field("rules", &self.rules)
+            .finish()
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::dry_run::Outcome;
 use crate::rules::lookup::LookupSource;
-use crate::rules::{Message, MemoryEffect, ReplyBody};
+use crate::rules::{MemoryEffect, Message, ReplyBody};
 use crate::wechat::event::Event;
 
 /// Longest answer shown inline; longer ones are cut (`--format json` has them whole).
@@ -33,13 +33,18 @@ pub fn render(event: &Event, outcome: &Outcome) -> String {
     for run in &decision.rules {
         let ms = run.elapsed_micros as f64 / 1000.0;
         let handlers = run.handlers.join(", ");
-        let _ = writeln!(out, "  {} ({handlers}, {ms:.2} ms): {}", run.rule, match &run.failure {
-            None => "ok".to_string(),
-            Some(failure) => format!(
-                "FAILED in {} at {}: {} ({:?}); its messages and memory writes are dropped",
-                failure.handler, failure.location, failure.message, failure.kind
-            ),
-        });
+        let _ = writeln!(
+            out,
+            "  {} ({handlers}, {ms:.2} ms): {}",
+            run.rule,
+            match &run.failure {
+                None => "ok".to_string(),
+                Some(failure) => format!(
+                    "FAILED in {} at {}: {} ({:?}); its messages and memory writes are dropped",
+                    failure.handler, failure.location, failure.message, failure.kind
+                ),
+            }
+        );
     }
 
     if !decision.lookups.is_empty() {
@@ -86,7 +91,13 @@ pub fn render(event: &Event, outcome: &Outcome) -> String {
         out.push_str("\nreplies:\n");
     }
     for (index, reply) in decision.replies.iter().enumerate() {
-        let _ = writeln!(out, "  {}. {}: {}", index + 1, reply.rule, describe_reply(&reply.body));
+        let _ = writeln!(
+            out,
+            "  {}. {}: {}",
+            index + 1,
+            reply.rule,
+            describe_reply(&reply.body)
+        );
         write_delivery(&mut out, outcome, "reply", index);
     }
 
@@ -129,7 +140,10 @@ pub fn describe_message(message: &Message) -> String {
             data,
             url,
         } => {
-            let url = url.as_deref().map(|u| format!(" <{u}>")).unwrap_or_default();
+            let url = url
+                .as_deref()
+                .map(|u| format!(" <{u}>"))
+                .unwrap_or_default();
             format!("template {template_id} {data}{url}")
         }
     }

@@ -41,7 +41,7 @@ pub enum Command {
         command: rules::RulesCommand,
     },
     /// Run one event through the rules, sending and saving nothing, and explain it.
-    Simulate(simulate::SimulateArgs),
+    Simulate(Box<simulate::SimulateArgs>),
     /// Run the rule tests (`<rules dir>/tests/*.toml`); exits non-zero on any failure.
     Test {
         /// The directory of test suites; `<rules dir>/tests` when omitted.

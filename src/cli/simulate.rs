@@ -73,7 +73,12 @@ pub fn run(path: &Path, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
             .context("failed to set up the WeChat API client")?;
         let held = HeldCards::open(dry_run.db())?;
         let fresh_secs = config.worker.held_cards_fresh_secs;
-        Arc::new(ApiLookups::new(client, held, fresh_secs, runtime.handle().clone()))
+        Arc::new(ApiLookups::new(
+            client,
+            held,
+            fresh_secs,
+            runtime.handle().clone(),
+        ))
     } else {
         match &args.canned {
             Some(file) => Arc::new(CannedLookups::load(file)?),
@@ -94,5 +99,6 @@ fn read_event(args: &SimulateArgs, now: i64) -> anyhow::Result<Event> {
         return args.event.to_event(now);
     };
     let xml = std::fs::read(file).with_context(|| format!("failed to read {}", file.display()))?;
-    Event::parse(&xml).with_context(|| format!("{} is not a push WeChat would send", file.display()))
+    Event::parse(&xml)
+        .with_context(|| format!("{} is not a push WeChat would send", file.display()))
 }

@@ -74,10 +74,17 @@ pub fn run_case(config: &Config, file: &Path, suite: &Suite, case: &Case) -> Vec
     }
 }
 
-fn try_case(config: &Config, file: &Path, suite: &Suite, case: &Case) -> anyhow::Result<Vec<String>> {
+fn try_case(
+    config: &Config,
+    file: &Path,
+    suite: &Suite,
+    case: &Case,
+) -> anyhow::Result<Vec<String>> {
     let base = file.parent().unwrap_or(Path::new("."));
     let Some(now) = case.now.or(suite.now).or_else(|| event_time(case)) else {
-        bail!("set `now` (unix seconds) in the case or the suite, so it answers the same every day");
+        bail!(
+            "set `now` (unix seconds) in the case or the suite, so it answers the same every day"
+        );
     };
     if case.expect_actions.is_none() && case.expect_replies.is_none() && !case.expect_no_actions {
         bail!("say what to expect: expect_actions, expect_replies or expect_no_actions = true");
@@ -96,7 +103,11 @@ fn try_case(config: &Config, file: &Path, suite: &Suite, case: &Case) -> anyhow:
         (None, false) => None,
     };
     if let Some(expected) = expected_actions {
-        let actual = outcome.decision.actions.iter().map(|a| flatten(a, "message"));
+        let actual = outcome
+            .decision
+            .actions
+            .iter()
+            .map(|a| flatten(a, "message"));
         problems.extend(compare("actions", &expected, &actual.collect::<Vec<_>>()));
     }
     if let Some(expected) = &case.expect_replies {
@@ -124,7 +135,10 @@ fn case_event(case: &Case, base: &Path, now: i64) -> anyhow::Result<Event> {
             let Some(kind) = table.remove("type") else {
                 bail!("the event needs a `type`, e.g. type = \"user_get_card\"");
             };
-            let kind = kind.as_str().context("the event's `type` must be a string")?.to_string();
+            let kind = kind
+                .as_str()
+                .context("the event's `type` must be a string")?
+                .to_string();
             let mut fields: EventFields = toml::Value::Table(table)
                 .try_into()
                 .map_err(|err: toml::de::Error| anyhow::anyhow!("event: {}", err.message()))?;
@@ -159,14 +173,21 @@ fn case_lookups(case: &Case, suite: &Suite, base: &Path) -> anyhow::Result<Canne
 
 fn case_seed(case: &Case) -> anyhow::Result<Seed> {
     let table = toml::Table::from_iter([
-        ("memory".to_string(), toml::Value::Table(case.memory.clone())),
+        (
+            "memory".to_string(),
+            toml::Value::Table(case.memory.clone()),
+        ),
         ("once".to_string(), toml::Value::Table(case.once.clone())),
-        ("history".to_string(), toml::Value::Table(case.history.clone())),
+        (
+            "history".to_string(),
+            toml::Value::Table(case.history.clone()),
+        ),
     ]);
     let seed: Seed = toml::Value::Table(table)
         .try_into()
         .map_err(|err: toml::de::Error| anyhow::anyhow!("memory: {}", err.message()))?;
-    seed.histories().map_err(|message| anyhow::anyhow!(message))?;
+    seed.histories()
+        .map_err(|message| anyhow::anyhow!(message))?;
     Ok(seed)
 }
 
@@ -184,7 +205,10 @@ fn failures(decision: &Decision, expected: &[String]) -> Vec<String> {
         }
     }
     for rule in expected {
-        let failed = decision.rules.iter().any(|r| &r.rule == rule && r.failure.is_some());
+        let failed = decision
+            .rules
+            .iter()
+            .any(|r| &r.rule == rule && r.failure.is_some());
         if !failed {
             problems.push(format!("rule {rule} was expected to fail but did not"));
         }
@@ -206,20 +230,36 @@ fn flatten(item: &impl serde::Serialize, inner: &str) -> Value {
 /// Compares in order; every field an expected entry names must match, the rest is free.
 fn compare(what: &str, expected: &[Value], actual: &[Value]) -> Option<String> {
     let same = expected.len() == actual.len()
-        && expected.iter().zip(actual).all(|(want, got)| matches(want, got));
+        && expected
+            .iter()
+            .zip(actual)
+            .all(|(want, got)| matches(want, got));
     if same {
         return None;
     }
+    // Actual entries show only the fields checked: those of the entry at the same
+    // place when the counts agree, else those any expected entry names.
+    let mut union = serde_json::Map::new();
+    for want in expected {
+        if let Some(fields) = want.as_object() {
+            union.extend(fields.clone());
+        }
+    }
+    let union = Value::Object(union);
     let want: Vec<String> = expected.iter().map(|v| v.to_string()).collect();
     let got: Vec<String> = actual
         .iter()
         .enumerate()
         .map(|(index, got)| match expected.get(index) {
-            Some(want) if want.is_object() => project(got, want).to_string(),
-            _ => got.to_string(),
+            Some(want) if expected.len() == actual.len() => project(got, want).to_string(),
+            _ if expected.is_empty() => got.to_string(),
+            _ => project(got, &union).to_string(),
         })
         .collect();
-    Some(format!("{what} differ (- expected, + actual):\n{}", super::test::diff(&want, &got)))
+    Some(format!(
+        "{what} differ (- expected, + actual):\n{}",
+        super::test::diff(&want, &got)
+    ))
 }
 
 /// Whether `got` has every field of `want` with the same value (tables recursively).
@@ -236,9 +276,9 @@ fn matches(want: &Value, got: &Value) -> bool {
 fn project(got: &Value, want: &Value) -> Value {
     match (got, want) {
         (Value::Object(got), Value::Object(want)) => {
-            let kept = want.iter().map(|(key, wanted)| {
-                let found = got.get(key).map_or(Value::Null, |value| project(value, wanted));
-                (key.clone(), found)
+            let kept = want.iter().filter_map(|(key, wanted)| {
+                let found = got.get(key)?;
+                Some((key.clone(), project(found, wanted)))
             });
             Value::Object(kept.collect())
         }

@@ -20,7 +20,10 @@ pub fn run(path: &Path, dir: Option<&Path>) -> anyhow::Result<ExitCode> {
 
     let (mut passed, mut failed) = (0, 0);
     for file in &files {
-        let shown = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let shown = file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         let suite = match Suite::load(file) {
             Ok(suite) => suite,
             Err(err) => {
@@ -58,12 +61,17 @@ pub fn run(path: &Path, dir: Option<&Path>) -> anyhow::Result<ExitCode> {
 
 fn suite_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir).with_context(|| {
-        format!("failed to read the rule tests in {}; create it or name another directory", dir.display())
+        format!(
+            "failed to read the rule tests in {}; create it or name another directory",
+            dir.display()
+        )
     })?;
     let mut files = Vec::new();
     for entry in entries {
         let path = entry?.path();
-        let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
         if path.extension().is_some_and(|ext| ext == "toml") && !hidden && path.is_file() {
             files.push(path);
         }
@@ -76,7 +84,10 @@ fn suite_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn indent(text: &str) -> String {
-    text.lines().map(|line| format!("    {line}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|line| format!("    {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A line diff: `- ` lines only expected, `+ ` lines only actual, `  ` lines in both.

@@ -220,6 +220,10 @@ fn document_static(text: &str) -> String {
 
 /// The documented host function a generated `fn` line declares, matched by name and arity.
 fn host_fn_of(line: &str) -> Option<&'static HostFn> {
+    // Rhai's own functions carry parameter names; ours, registered as closures, do not.
+    if !(line.contains("(_: ") || line.contains("()")) {
+        return None;
+    }
     let (name, arity) = declared(line)?;
     HOST_FNS
         .iter()
@@ -245,31 +249,42 @@ mod tests {
 
     fn static_file() -> String {
         let files = definition_files(&RulesConfig::default());
-        let found = files.into_iter().find(|(name, _)| name == "__static__.d.rhai");
+        let found = files
+            .into_iter()
+            .find(|(name, _)| name == "__static__.d.rhai");
         found.unwrap().1
     }
 
     #[test]
     fn every_host_function_has_a_documented_signature() {
         let engine = super::super::engine::build_engine(&RulesConfig::default());
-        let raw = engine.definitions().iter_files().find(|(n, _)| n == "__static__.d.rhai");
+        let raw = engine
+            .definitions()
+            .iter_files()
+            .find(|(n, _)| n == "__static__.d.rhai");
 
         let undocumented: Vec<String> = raw
             .unwrap()
             .1
             .lines()
-            .filter(|line| line.starts_with("fn ") && host_fn_of(line).is_none())
+            .filter(|line| line.contains("EvalAltResult") && host_fn_of(line).is_none())
             .map(str::to_string)
             .collect();
 
-        assert!(undocumented.is_empty(), "add these to HOST_FNS: {undocumented:?}");
+        assert!(
+            undocumented.is_empty(),
+            "add these to HOST_FNS: {undocumented:?}"
+        );
     }
 
     #[test]
     fn host_functions_carry_parameter_names() {
         let text = static_file();
 
-        assert!(text.contains("fn send_text(openid: string, text: string);"), "{text}");
+        assert!(
+            text.contains("fn send_text(openid: string, text: string);"),
+            "{text}"
+        );
         assert!(text.contains("fn once_per(openid: string, key: string, seconds: int)"));
         assert!(!text.contains("EvalAltResult"), "{text}");
     }

@@ -120,8 +120,11 @@ impl Seed {
 
         let history_tree = db.open_tree(HISTORY_TREE).map_err(store)?;
         for (openid, history) in histories {
-            let bytes = serde_json::to_vec(&history).map_err(|e| SeedError::Store(e.to_string()))?;
-            history_tree.insert(openid.as_bytes(), bytes).map_err(store)?;
+            let bytes =
+                serde_json::to_vec(&history).map_err(|e| SeedError::Store(e.to_string()))?;
+            history_tree
+                .insert(openid.as_bytes(), bytes)
+                .map_err(store)?;
         }
         Ok(())
     }

@@ -190,7 +190,10 @@ fn render(elements: &[(String, String)]) -> String {
         if NUMERIC.contains(&name.as_str()) && value.parse::<i64>().is_ok() {
             xml.push_str(&format!("  <{name}>{value}</{name}>\n"));
         } else {
-            xml.push_str(&format!("  <{name}><![CDATA[{}]]></{name}>\n", cdata(value)));
+            xml.push_str(&format!(
+                "  <{name}><![CDATA[{}]]></{name}>\n",
+                cdata(value)
+            ));
         }
     }
     xml.push_str("</xml>\n");
