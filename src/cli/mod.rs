@@ -6,9 +6,16 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod check;
+mod delivery;
+mod dry_run;
+pub mod event_args;
+mod explain;
 mod log;
 pub mod rules;
 mod serve;
+pub mod simulate;
+mod suite;
+mod test;
 
 /// cardbot: the callback server for WeChat card and coupon events.
 #[derive(Debug, Parser)]
@@ -36,6 +43,13 @@ pub enum Command {
         #[command(subcommand)]
         command: rules::RulesCommand,
     },
+    /// Run one event through the rules, sending and saving nothing, and explain it.
+    Simulate(Box<simulate::SimulateArgs>),
+    /// Run the rule tests (`<rules dir>/tests/*.toml`); exits non-zero on any failure.
+    Test {
+        /// The directory of test suites; `<rules dir>/tests` when omitted.
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Runs the chosen command and turns its outcome into the process exit code.
@@ -45,6 +59,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check => check::run(&cli.config),
         Command::Log(args) => log::run(&cli.config, &args),
         Command::Rules { command } => rules::run(&cli.config, &command),
+        Command::Simulate(args) => simulate::run(&cli.config, &args),
+        Command::Test { dir } => test::run(&cli.config, dir.as_deref()),
     };
     match result {
         Ok(code) => code,

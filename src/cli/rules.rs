@@ -1,5 +1,6 @@
 //! `cardbot rules list|rollback`: sled admits one process, so these ask the running
-//! server through its admin API (`/admin/rules`) with the admin token.
+//! server through its admin API (`/admin/rules`) with the admin token. `definitions`
+//! writes editor definition files and needs no server.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,6 +21,12 @@ pub enum RulesCommand {
     Rollback {
         /// A revision or a unique prefix of one; the previous revision when omitted.
         revision: Option<String>,
+    },
+    /// Write Rhai definition files of the rule API, for editor completion and checks.
+    Definitions {
+        /// Where to write them; `<rules dir>/.definitions` when omitted.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
     },
 }
 
@@ -104,6 +111,17 @@ impl AdminClient {
 /// Runs a rules subcommand against the server configured at `path`.
 pub fn run(path: &Path, command: &RulesCommand) -> anyhow::Result<ExitCode> {
     let config = Config::load(path)?;
+    if let RulesCommand::Definitions { out } = command {
+        let default = config
+            .rules
+            .dir
+            .join(crate::rules::definitions::DEFAULT_SUBDIR);
+        let dir = out.clone().unwrap_or(default);
+        for written in crate::rules::definitions::write_definitions(&config.rules, &dir)? {
+            println!("wrote {}", written.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let client = AdminClient::from_config(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -119,6 +137,7 @@ pub fn run(path: &Path, command: &RulesCommand) -> anyhow::Result<ExitCode> {
             let outcome = runtime.block_on(client.rollback(revision.as_deref()))?;
             println!("active revision: {}", outcome.revision);
         }
+        RulesCommand::Definitions { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
 }

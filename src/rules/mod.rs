@@ -10,6 +10,7 @@
 pub mod action;
 pub mod canned;
 mod context;
+pub mod definitions;
 pub mod engine;
 pub mod evaluate;
 mod functions;
@@ -19,6 +20,7 @@ pub mod loader;
 pub mod lookup;
 pub mod memory;
 pub mod revision;
+pub mod seed;
 pub mod set;
 pub mod status;
 pub mod value;

@@ -5,6 +5,7 @@ pub mod crypto;
 pub mod event;
 pub mod reply;
 pub mod signature;
+pub mod synth;
 pub mod xml;
 
 #[cfg(test)]

@@ -10,3 +10,4 @@ mod crash_pipeline;
 mod pipeline;
 mod rules;
 mod support;
+mod tools;
