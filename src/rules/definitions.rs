@@ -57,6 +57,36 @@ const HOST_FNS: &[HostFn] = &[
         doc: "Sends a template message that opens `url` when tapped.",
     },
     HostFn {
+        name: "send_text",
+        signature: "fn send_text(openid: string, text: string, options: map);",
+        doc: "Sends a text; options `#{when_closed, template}` say what a closed window does.",
+    },
+    HostFn {
+        name: "send_card",
+        signature: "fn send_card(openid: string, card_id: string, options: map);",
+        doc: "Sends a card; options `#{when_closed, template}` say what a closed window does.",
+    },
+    HostFn {
+        name: "send_news",
+        signature: "fn send_news(openid: string, article: map, options: map);",
+        doc: "Sends one article; options `#{when_closed, template}` as for send_text.",
+    },
+    HostFn {
+        name: "send_image",
+        signature: "fn send_image(openid: string, media_id: string, options: map);",
+        doc: "Sends an image; options `#{when_closed, template}` as for send_text.",
+    },
+    HostFn {
+        name: "send_miniprogram",
+        signature: "fn send_miniprogram(openid: string, page: map, options: map);",
+        doc: "Sends a mini program card; options `#{when_closed, template}` as for send_text.",
+    },
+    HostFn {
+        name: "window",
+        signature: "fn window(openid: string) -> map;",
+        doc: "The user's customer-service window: `#{open, remaining, expires_at}`.",
+    },
+    HostFn {
         name: "reply_text",
         signature: "fn reply_text(text: string);",
         doc: "Answers WeChat's request with a passive text reply (sent as a message if late).",
