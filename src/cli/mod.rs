@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod check;
+pub mod push;
 pub mod rules;
 mod serve;
 
@@ -33,6 +34,8 @@ pub enum Command {
         #[command(subcommand)]
         command: rules::RulesCommand,
     },
+    /// Send a signed (and encrypted) event push to a running callback, as WeChat would.
+    Push(push::PushArgs),
 }
 
 /// Runs the chosen command and turns its outcome into the process exit code.
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve => serve::run(&cli.config),
         Command::Check => check::run(&cli.config),
         Command::Rules { command } => rules::run(&cli.config, &command),
+        Command::Push(args) => push::run(&cli.config, &args),
     };
     match result {
         Ok(code) => code,
