@@ -8,6 +8,21 @@ use serde_json::Value;
 use super::world::required_str;
 use super::Failure;
 
+/// Every msgtype `message/custom/send` takes.
+const MSGTYPES: &[&str] = &[
+    "text",
+    "image",
+    "voice",
+    "video",
+    "music",
+    "news",
+    "mpnews",
+    "mpnewsarticle",
+    "wxcard",
+    "miniprogrampage",
+    "msgmenu",
+];
+
 /// Longest text content WeChat accepts in a customer-service message, in bytes.
 const MAX_TEXT_BYTES: usize = 2048;
 
@@ -81,6 +96,12 @@ pub(crate) fn check_custom(body: &Value) -> Result<Checked, Failure> {
         .get("msgtype")
         .and_then(Value::as_str)
         .ok_or_else(|| Failure::new(40008, "invalid message type: msgtype is missing"))?;
+    if !MSGTYPES.contains(&msgtype) {
+        return Err(Failure::new(
+            40008,
+            format!("invalid message type {msgtype:?}"),
+        ));
+    }
     let payload = body
         .get(msgtype)
         .filter(|payload| payload.is_object())

@@ -9,4 +9,5 @@ mod crash;
 mod crash_pipeline;
 mod pipeline;
 mod rules;
+mod sandbox;
 mod support;
