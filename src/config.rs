@@ -735,7 +735,8 @@ impl Config {
             if !fault.path.starts_with('/') {
                 return Err(ConfigError::invalid(
                     &format!("sandbox.faults[{index}].path"),
-                    "must be an API path starting with '/', such as \"/cgi-bin/message/custom/send\"",
+                    "must be an API path starting with '/', \
+                     such as \"/cgi-bin/message/custom/send\"",
                 ));
             }
         }

@@ -35,7 +35,7 @@ pub enum Command {
         command: rules::RulesCommand,
     },
     /// Send a signed (and encrypted) event push to a running callback, as WeChat would.
-    Push(push::PushArgs),
+    Push(Box<push::PushArgs>),
 }
 
 /// Runs the chosen command and turns its outcome into the process exit code.

@@ -33,11 +33,13 @@ struct MessagesQuery {
 }
 
 /// The sandbox, once the request is authorized and the sandbox is on.
-fn sandbox<'a>(req: &HttpRequest, state: &'a AppState) -> Result<&'a Sandbox, HttpResponse> {
-    authorize(req, state).map_err(|refused| *refused)?;
+fn sandbox<'a>(req: &HttpRequest, state: &'a AppState) -> Result<&'a Sandbox, Box<HttpResponse>> {
+    authorize(req, state)?;
     state.sandbox.as_ref().ok_or_else(|| {
-        HttpResponse::NotFound()
-            .json(json!({ "error": "the sandbox is off: set [sandbox] enabled" }))
+        Box::new(
+            HttpResponse::NotFound()
+                .json(json!({ "error": "the sandbox is off: set [sandbox] enabled" })),
+        )
     })
 }
 
@@ -48,7 +50,7 @@ async fn messages(
 ) -> HttpResponse {
     let sandbox = match sandbox(&req, &state) {
         Ok(sandbox) => sandbox,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let messages: Vec<_> = sandbox
         .deliveries()
@@ -66,7 +68,7 @@ async fn messages(
 async fn faults(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match sandbox(&req, &state) {
         Ok(sandbox) => HttpResponse::Ok().json(json!({ "faults": sandbox.faults() })),
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }
 
@@ -77,7 +79,7 @@ async fn add_faults(
 ) -> HttpResponse {
     let sandbox = match sandbox(&req, &state) {
         Ok(sandbox) => sandbox,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let added = match serde_json::from_slice::<FaultsBody>(&body) {
         Ok(FaultsBody::One(fault)) => vec![fault],
@@ -103,7 +105,7 @@ async fn clear_faults(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
             sandbox.clear_faults();
             HttpResponse::Ok().json(json!({ "faults": [] }))
         }
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }
 

@@ -175,7 +175,8 @@ impl Sandbox {
             body,
         };
         println!("{}", delivery.line());
-        tracing::info!(openid, msgtype, summary = %delivery.summary, "sandbox delivered a message");
+        let summary = &delivery.summary;
+        tracing::info!(openid, msgtype, %summary, "sandbox delivered a message");
 
         if state.delivered.len() >= MAX_DELIVERIES {
             state.delivered.pop_front();

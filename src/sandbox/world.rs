@@ -12,6 +12,9 @@ use crate::wechat::event::Event;
 /// Validity given to codes of permanent cards: twenty years.
 const PERMANENT_SECS: i64 = 20 * 365 * 86_400;
 
+/// Where WeChat serves the image of a QR ticket.
+const SHOW_QRCODE_URL: &str = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=";
+
 /// A user of the account.
 #[derive(Debug, Clone)]
 pub(crate) struct User {
@@ -371,7 +374,7 @@ impl World {
             "errcode": 0, "errmsg": "ok", "ticket": ticket,
             "expire_seconds": expire_seconds.unwrap_or(365 * 86_400),
             "url": format!("http://weixin.qq.com/q/{ticket}"),
-            "show_qrcode_url": format!("https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket={ticket}"),
+            "show_qrcode_url": format!("{SHOW_QRCODE_URL}{ticket}"),
         }))
     }
 }
