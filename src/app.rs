@@ -17,6 +17,7 @@ use crate::pipeline::replies::ReplyWaiters;
 use crate::pipeline::worker::{Worker, WorkerParts};
 use crate::pipeline::{DecisionLog, HeldCards, Pressure, PressurePolicy, Windows};
 use crate::rules::{history, memory, Rules};
+use crate::sandbox::Sandbox;
 use crate::server::{AppState, CallbackSettings, PipelineHandles, Server};
 use crate::store::Store;
 
@@ -36,6 +37,8 @@ pub struct App {
     pub windows: Windows,
     pub held_cards: HeldCards,
     pub server: Server,
+    /// The stand-in for WeChat's API, when `[sandbox] enabled`.
+    pub sandbox: Option<Sandbox>,
     /// Keeps the rules directory watched while the app lives.
     _watcher: Option<crate::rules::watch::RulesWatcher>,
 }
@@ -44,6 +47,7 @@ impl App {
     /// Opens everything `config` names, starts the background tasks and binds the
     /// server (which runs once [`Server::run`] is awaited).
     pub async fn start(config: &Config) -> anyhow::Result<App> {
+        let sandbox = start_sandbox(config)?;
         let store = Store::open(&config.store.path)?;
         let db = store.db().clone();
         let client = Client::new(&config.wechat, &db).context("failed to set up the API client")?;
@@ -123,6 +127,7 @@ impl App {
             admin: config.admin.clone(),
             store: store.clone(),
             pipeline: handles,
+            sandbox: sandbox.clone(),
         };
         let server = Server::bind(config, state)
             .with_context(|| format!("failed to listen on {}", config.server.listen))?;
@@ -150,9 +155,25 @@ impl App {
             windows,
             held_cards,
             server,
+            sandbox,
             _watcher: watcher,
         })
     }
+}
+
+/// The sandbox, when enabled, announced loudly: it answers instead of WeChat.
+fn start_sandbox(config: &Config) -> anyhow::Result<Option<Sandbox>> {
+    if !config.sandbox.enabled {
+        return Ok(None);
+    }
+    let sandbox = Sandbox::open(config)?;
+    tracing::warn!(
+        api_base = %config.wechat.api_base,
+        seed = %config.sandbox.seed.display(),
+        "SANDBOX ENABLED: a local stand-in answers instead of WeChat; no real user gets \
+         any message. Set [sandbox] enabled = false in production"
+    );
+    Ok(Some(sandbox))
 }
 
 /// Drops what has outlived its retention: dedup keys, decisions, windows, counters.

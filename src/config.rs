@@ -57,6 +57,7 @@ pub struct Config {
     pub pressure: PressureConfig,
     pub decisions: DecisionsConfig,
     pub dispatcher: DispatcherConfig,
+    pub sandbox: SandboxConfig,
 }
 
 /// `[server]`: the callback listener.
@@ -506,6 +507,57 @@ impl Default for DecisionsConfig {
     }
 }
 
+/// `[sandbox]`: an in-process stand-in for WeChat's API, for running cardbot with no
+/// account. Off unless enabled; never enable it in production.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// Serve the sandbox under /sandbox on the callback's own listener.
+    pub enabled: bool,
+    /// The TOML file of users, cards and codes the sandbox starts from.
+    pub seed: PathBuf,
+    /// Added to every sandbox answer, in milliseconds.
+    pub latency_ms: u64,
+    /// Lifetime of the access tokens the sandbox issues, in seconds.
+    pub token_expires_in_secs: u64,
+    /// Errors or delays the sandbox answers instead of the real answer.
+    pub faults: Vec<SandboxFault>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            enabled: false,
+            seed: PathBuf::from("rules/sandbox_seed.toml"),
+            latency_ms: 0,
+            token_expires_in_secs: 7200,
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// One injected fault: the next `times` calls of `path` answer `errcode` (when not 0)
+/// after waiting `latency_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxFault {
+    /// The API path, such as `/cgi-bin/message/custom/send`.
+    pub path: String,
+    /// The errcode answered; 0 answers normally, after the latency.
+    #[serde(default)]
+    pub errcode: i64,
+    /// How many calls the fault hits; 0 means every call.
+    #[serde(default = "one")]
+    pub times: u32,
+    /// Extra wait before answering, in milliseconds.
+    #[serde(default)]
+    pub latency_ms: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
 impl Config {
     /// Reads `path`, applies environment overrides and validates the result.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -637,6 +689,7 @@ impl Config {
         }
 
         self.validate_pipeline()?;
+        self.validate_sandbox()?;
 
         if self.worker.reply_budget_ms >= 4000 {
             return Err(ConfigError::invalid(
@@ -665,6 +718,27 @@ impl Config {
                 "store.dedup_retention_secs",
                 "must be at least 60, well past WeChat's retry period",
             ));
+        }
+        Ok(())
+    }
+
+    /// Checks `[sandbox]`, whose faults name API paths.
+    fn validate_sandbox(&self) -> Result<(), ConfigError> {
+        let sandbox = &self.sandbox;
+        if sandbox.token_expires_in_secs == 0 {
+            return Err(ConfigError::invalid(
+                "sandbox.token_expires_in_secs",
+                "must be at least 1",
+            ));
+        }
+        for (index, fault) in sandbox.faults.iter().enumerate() {
+            if !fault.path.starts_with('/') {
+                return Err(ConfigError::invalid(
+                    &format!("sandbox.faults[{index}].path"),
+                    "must be an API path starting with '/', \
+                     such as \"/cgi-bin/message/custom/send\"",
+                ));
+            }
         }
         Ok(())
     }

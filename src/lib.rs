@@ -11,6 +11,7 @@
 //! - [`api`]: the WeChat HTTP API client: access token, card queries, messages.
 //! - [`config`]: `config.toml` and environment overrides, validated at start.
 //! - [`telemetry`]: tracing setup.
+//! - [`sandbox`]: a stand-in for WeChat's API, to run everything with no account.
 
 pub mod api;
 pub mod app;
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod pipeline;
 pub mod rules;
+pub mod sandbox;
 pub mod server;
 pub mod store;
 pub mod telemetry;

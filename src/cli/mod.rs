@@ -11,6 +11,7 @@ mod dry_run;
 pub mod event_args;
 mod explain;
 mod log;
+pub mod push;
 pub mod rules;
 mod serve;
 pub mod simulate;
@@ -50,6 +51,8 @@ pub enum Command {
         /// The directory of test suites; `<rules dir>/tests` when omitted.
         dir: Option<PathBuf>,
     },
+    /// Send a signed (and encrypted) event push to a running callback, as WeChat would.
+    Push(Box<push::PushArgs>),
 }
 
 /// Runs the chosen command and turns its outcome into the process exit code.
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Rules { command } => rules::run(&cli.config, &command),
         Command::Simulate(args) => simulate::run(&cli.config, &args),
         Command::Test { dir } => test::run(&cli.config, dir.as_deref()),
+        Command::Push(args) => push::run(&cli.config, &args),
     };
     match result {
         Ok(code) => code,

@@ -30,7 +30,7 @@ pub fn scope() -> Scope {
 }
 
 /// Why an admin request is refused.
-fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Box<HttpResponse>> {
+pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Box<HttpResponse>> {
     let admin = &state.admin;
     if admin.token.is_empty() {
         return Err(Box::new(refuse(

@@ -133,6 +133,9 @@ async fn accept(
         }
     };
     log_accepted(&event, outcome);
+    if let (Some(sandbox), Enqueued::New(_)) = (&state.sandbox, outcome) {
+        sandbox.observe(&event);
+    }
     state.pipeline.worker.notify_one();
 
     let Some(ticket) = ticket else {

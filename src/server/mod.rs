@@ -1,6 +1,6 @@
 //! The HTTP server: the WeChat callback, health, and the admin endpoints.
 
-mod admin;
+pub(crate) mod admin;
 mod callback;
 mod error;
 mod health;
@@ -85,6 +85,9 @@ pub struct AppState {
     pub admin: AdminConfig,
     pub store: Store,
     pub pipeline: PipelineHandles,
+    /// The stand-in for WeChat's API, told about every accepted event; `None` in
+    /// production.
+    pub sandbox: Option<crate::sandbox::Sandbox>,
 }
 
 /// A server bound to its address, not yet running.
@@ -105,6 +108,7 @@ impl Server {
     /// The server stops gracefully on SIGTERM and ctrl-c: it stops accepting, lets the
     /// requests in flight finish, and [`Server::run`] returns.
     pub fn bind(config: &Config, state: AppState) -> std::io::Result<Server> {
+        let sandbox = state.sandbox.clone();
         let state = web::Data::from(Arc::new(state));
         let callback_path = config.server.callback_path.clone();
         let workers = match config.server.workers {
@@ -118,6 +122,12 @@ impl Server {
                 .route("/healthz", web::get().to(health::healthz))
                 .route(&callback_path, web::get().to(callback::verify_url))
                 .route(&callback_path, web::post().to(callback::receive))
+                .configure(|routes| {
+                    if let Some(sandbox) = &sandbox {
+                        routes.service(sandbox.scope());
+                        routes.service(crate::sandbox::admin::scope());
+                    }
+                })
                 .service(admin::scope())
         })
         .workers(workers)

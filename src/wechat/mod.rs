@@ -3,6 +3,7 @@
 
 pub mod crypto;
 pub mod event;
+pub mod push;
 pub mod reply;
 pub mod signature;
 pub mod synth;

@@ -94,7 +94,7 @@ fn envelope(to: &str, from: &str, create_time: i64, msg_type: &str) -> String {
 
 /// `<name><![CDATA[text]]></name>`, with a `]]>` in the text split across two CDATA
 /// sections and characters XML cannot carry at all dropped.
-fn push_cdata_element(xml: &mut String, name: &str, text: &str) {
+pub(crate) fn push_cdata_element(xml: &mut String, name: &str, text: &str) {
     let _ = write!(xml, "<{name}><![CDATA[");
     for ch in text.chars().filter(|&ch| is_xml_char(ch)) {
         xml.push(ch);

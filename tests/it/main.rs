@@ -9,5 +9,6 @@ mod crash;
 mod crash_pipeline;
 mod pipeline;
 mod rules;
+mod sandbox;
 mod support;
 mod tools;

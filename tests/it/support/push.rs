@@ -1,6 +1,6 @@
 //! Callback requests signed (and encrypted) the way WeChat sends them.
 
-use cardbot::wechat::{crypto, signature};
+use cardbot::wechat::{crypto, push};
 
 use super::server::{AES_KEY, APP_ID, TOKEN};
 
@@ -15,29 +15,26 @@ const NONCE: &str = "415670741";
 
 /// A plaintext-mode push of `xml`.
 pub fn plaintext(xml: &str) -> Push {
-    let signature = signature::sign(&[TOKEN, TIMESTAMP, NONCE]);
+    let signed = push::sign_plaintext(xml, TOKEN, TIMESTAMP, NONCE);
     Push {
-        query: format!("signature={signature}&timestamp={TIMESTAMP}&nonce={NONCE}"),
-        body: xml.to_string(),
+        query: signed.query,
+        body: signed.body,
     }
 }
 
 /// A safe-mode push of `xml` encrypted with `key` for `app_id`.
 pub fn encrypted_with(xml: &str, key: &str, app_id: &str) -> Push {
     let key = crypto::AesKey::parse(key).unwrap();
-    let random: [u8; 16] = rand_bytes();
-    let encrypted = crypto::encrypt(&key, xml.as_bytes(), app_id, &random);
-    let signature = signature::sign(&[TOKEN, TIMESTAMP, NONCE]);
-    let msg_signature = signature::sign(&[TOKEN, TIMESTAMP, NONCE, &encrypted]);
+    let sealer = push::Sealer {
+        key: &key,
+        token: TOKEN,
+        app_id,
+        account: "gh_test",
+    };
+    let signed = push::sign_encrypted(xml, sealer, TIMESTAMP, NONCE, &rand_bytes());
     Push {
-        query: format!(
-            "signature={signature}&timestamp={TIMESTAMP}&nonce={NONCE}\
-             &encrypt_type=aes&msg_signature={msg_signature}"
-        ),
-        body: format!(
-            "<xml><ToUserName><![CDATA[gh_test]]></ToUserName>\
-             <Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
-        ),
+        query: signed.query,
+        body: signed.body,
     }
 }
 
