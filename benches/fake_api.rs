@@ -32,18 +32,21 @@ async fn main() -> std::io::Result<()> {
             .route(
                 "/cgi-bin/stable_token",
                 web::post().to(|| async {
-                    HttpResponse::Ok().json(json!({"access_token": "bench-token", "expires_in": 7200}))
+                    HttpResponse::Ok()
+                        .json(json!({"access_token": "bench-token", "expires_in": 7200}))
                 }),
             )
-            .default_service(web::post().to(move |counter: web::Data<Arc<Counter>>| async move {
-                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-                let now = cardbot::clock::now_ms();
-                if counter.messages.fetch_add(1, Ordering::SeqCst) == 0 {
-                    counter.first_ms.store(now, Ordering::SeqCst);
-                }
-                counter.last_ms.store(now, Ordering::SeqCst);
-                HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok"}))
-            }))
+            .default_service(
+                web::post().to(move |counter: web::Data<Arc<Counter>>| async move {
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                    let now = cardbot::clock::now_ms();
+                    if counter.messages.fetch_add(1, Ordering::SeqCst) == 0 {
+                        counter.first_ms.store(now, Ordering::SeqCst);
+                    }
+                    counter.last_ms.store(now, Ordering::SeqCst);
+                    HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok"}))
+                }),
+            )
     })
     .workers(2)
     .bind(listen)?

@@ -21,7 +21,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             (count, token, app_id, key, first.as_str(), kind.as_str())
         }
         _ => {
-            return Err("usage: gen_pushes COUNT TOKEN APP_ID ENCODING_AES_KEY [FIRST] [KIND]".into())
+            return Err(
+                "usage: gen_pushes COUNT TOKEN APP_ID ENCODING_AES_KEY [FIRST] [KIND]".into(),
+            )
         }
     };
     let count: usize = count.parse()?;

@@ -10,10 +10,11 @@ use anyhow::{bail, Context};
 use clap::Args;
 use rand::{Rng, RngCore};
 
+use super::event_args::EventArgs;
 use crate::clock;
 use crate::config::Config;
 use crate::wechat::crypto::Keyring;
-use crate::wechat::push::{self, EventPush, Sealer, SignedPush};
+use crate::wechat::push::{self, Sealer, SignedPush};
 use crate::wechat::xml;
 
 /// WeChat gives up on an answer after this long and sends the push again.
@@ -28,56 +29,12 @@ const DEFAULT_ACCOUNT: &str = "gh_sandbox";
 /// The arguments of `cardbot push`.
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// The event type in lower case: a card event (user_consume_card, ...) or text,
-    /// subscribe, unsubscribe, scan, click, view. Not needed with --file.
-    #[arg(required_unless_present = "file")]
-    pub kind: Option<String>,
+    /// The event to build; not needed with --file.
+    #[command(flatten)]
+    pub event: EventArgs,
     /// Replay this XML file instead of building an event.
     #[arg(long, conflicts_with = "kind")]
     pub file: Option<PathBuf>,
-    /// The user's openid (FromUserName).
-    #[arg(long, required_unless_present = "file")]
-    pub openid: Option<String>,
-    /// The account's original id (ToUserName).
-    #[arg(long, default_value = DEFAULT_ACCOUNT)]
-    pub account: String,
-    /// CardId.
-    #[arg(long)]
-    pub card_id: Option<String>,
-    /// UserCardCode.
-    #[arg(long)]
-    pub code: Option<String>,
-    /// OldUserCardCode, on a gift received.
-    #[arg(long)]
-    pub old_code: Option<String>,
-    /// OuterStr: the claim channel.
-    #[arg(long)]
-    pub outer_str: Option<String>,
-    /// OuterId: the legacy integer channel.
-    #[arg(long)]
-    pub outer_id: Option<i64>,
-    /// ConsumeSource: FROM_API, FROM_MP or FROM_MOBILE_HELPER.
-    #[arg(long)]
-    pub consume_source: Option<String>,
-    /// StaffOpenId of the staff member who redeemed.
-    #[arg(long)]
-    pub staff_openid: Option<String>,
-    /// LocationName: the store.
-    #[arg(long)]
-    pub location_name: Option<String>,
-    /// Content of a text message.
-    #[arg(long)]
-    pub content: Option<String>,
-    /// EventKey of a click, view, scan or subscribe.
-    #[arg(long)]
-    pub event_key: Option<String>,
-    /// FriendUserName: the giver on user_get_card (sets IsGiveByFriend), the receiver
-    /// on user_gifting_card.
-    #[arg(long)]
-    pub friend_openid: Option<String>,
-    /// Any other element, as Name=value; repeatable.
-    #[arg(long = "field", value_name = "NAME=VALUE")]
-    pub fields: Vec<String>,
     /// The callback URL; by default server.listen and server.callback_path of the config.
     #[arg(long)]
     pub url: Option<String>,
@@ -89,9 +46,10 @@ pub fn run(config_path: &Path, args: &PushArgs) -> anyhow::Result<ExitCode> {
     let xml = match &args.file {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("failed to read {}", path.display()))?,
-        None => build_xml(args)?,
+        None => args.event.to_xml(clock::now_secs())?,
     };
-    let signed = seal(&config, &xml, &args.account);
+    let account = args.event.account.as_deref().unwrap_or(DEFAULT_ACCOUNT);
+    let signed = seal(&config, &xml, account);
     let url = callback_url(&config, args.url.as_deref(), &signed.query);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -105,57 +63,6 @@ pub fn run(config_path: &Path, args: &PushArgs) -> anyhow::Result<ExitCode> {
         bail!("the callback answered HTTP {status}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn build_xml(args: &PushArgs) -> anyhow::Result<String> {
-    let kind = args
-        .kind
-        .as_deref()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let text = |value: &Option<String>| value.clone().unwrap_or_default();
-    let gift_received = kind == "user_get_card" && args.friend_openid.is_some();
-    let mut fields: Vec<(String, String)> = [
-        ("CardId", text(&args.card_id)),
-        ("UserCardCode", text(&args.code)),
-        ("OldUserCardCode", text(&args.old_code)),
-        (
-            "IsGiveByFriend",
-            if gift_received {
-                "1".into()
-            } else {
-                String::new()
-            },
-        ),
-        ("FriendUserName", text(&args.friend_openid)),
-        (
-            "OuterId",
-            args.outer_id.map(|id| id.to_string()).unwrap_or_default(),
-        ),
-        ("OuterStr", text(&args.outer_str)),
-        ("ConsumeSource", text(&args.consume_source)),
-        ("LocationName", text(&args.location_name)),
-        ("StaffOpenId", text(&args.staff_openid)),
-        ("Content", text(&args.content)),
-        ("EventKey", text(&args.event_key)),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_string(), value))
-    .collect();
-    for field in &args.fields {
-        let Some((name, value)) = field.split_once('=') else {
-            bail!("--field {field:?} must be Name=value, such as --field LocationId=7");
-        };
-        fields.push((name.to_string(), value.to_string()));
-    }
-
-    let event = EventPush {
-        account: args.account.clone(),
-        openid: text(&args.openid),
-        create_time: clock::now_secs(),
-        fields,
-    };
-    Ok(push::event_xml(&kind, &event, rand::thread_rng().gen())?)
 }
 
 /// Signs the push, and encrypts it when the config has an EncodingAESKey.

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cardbot::wechat::push::{event_xml, sign_plaintext, EventPush};
+use cardbot::wechat::push::sign_plaintext;
+use cardbot::wechat::synth::{event_xml, EventFields};
 use serde_json::{json, Value};
 
 use crate::support::server::{free_addr, is_healthy, TestServer, TOKEN};
@@ -67,7 +68,7 @@ async fn call(server: &TestServer, path: &str, token: &str, body: Value) -> Valu
 
 /// Pushes an event of `kind` from `openid` through the callback, as WeChat would.
 async fn push(server: &TestServer, kind: &str, openid: &str, fields: &[(&str, &str)]) {
-    let event = EventPush {
+    let event = EventFields {
         account: "gh_test".to_string(),
         openid: openid.to_string(),
         create_time: cardbot::clock::now_secs(),
@@ -75,8 +76,9 @@ async fn push(server: &TestServer, kind: &str, openid: &str, fields: &[(&str, &s
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect(),
+        ..Default::default()
     };
-    let xml = event_xml(kind, &event, rand::random()).unwrap();
+    let xml = event_xml(kind, &event);
     let signed = sign_plaintext(&xml, TOKEN, "1714112445", "415670741");
 
     let answer = reqwest::Client::new()
