@@ -12,3 +12,4 @@ mod rules;
 mod sandbox;
 mod support;
 mod tools;
+mod walkthrough;
