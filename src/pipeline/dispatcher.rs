@@ -114,7 +114,11 @@ impl Dispatcher {
         let mut waiting_users = HashSet::new();
         let mut started = 0;
 
-        for entry in self.parts.outbox.first(SCAN_LIMIT)? {
+        for value in self.parts.outbox.tree().iter().values().take(SCAN_LIMIT) {
+            if self.permits.available_permits() == 0 {
+                break;
+            }
+            let entry: OutboxEntry = super::decode(super::outbox::OUTBOX_TREE, &value?)?;
             let openid = entry.outgoing.openid().to_string();
             if waiting_users.contains(&openid) || entry.state == EntryState::Sending {
                 continue;
@@ -125,12 +129,16 @@ impl Dispatcher {
             }
             waiting_users.insert(openid.clone());
 
-            let permit = self.permits.clone().acquire_owned().await;
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                self.release_user(&openid);
+                break;
+            };
             let dispatcher = self.clone();
             tokio::spawn(async move {
                 dispatcher.deliver(entry).await;
                 dispatcher.release_user(&openid);
                 drop(permit);
+                dispatcher.wake.notify_one();
             });
             started += 1;
         }

@@ -216,15 +216,6 @@ impl Outbox {
         Ok(entries)
     }
 
-    /// The oldest `limit` pending entries.
-    pub fn first(&self, limit: usize) -> Result<Vec<OutboxEntry>, PipelineError> {
-        let mut entries = Vec::new();
-        for value in self.entries.iter().values().take(limit) {
-            entries.push(decode(OUTBOX_TREE, &value?)?);
-        }
-        Ok(entries)
-    }
-
     /// Dead letters, newest first, at most `limit`.
     pub fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, PipelineError> {
         let mut letters = Vec::new();

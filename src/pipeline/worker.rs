@@ -89,13 +89,19 @@ impl Worker {
         }
     }
 
-    /// One scan of the inbox: starts every event whose user has nothing earlier pending.
+    /// One scan of the inbox: starts, while permits last, every event whose user has
+    /// nothing earlier pending. It stops as soon as no permit is left, so a backlog does
+    /// not make every scan read all of it.
     pub async fn pass(self: Arc<Self>) -> Result<usize, crate::store::StoreError> {
         let now_ms = clock::now_ms();
         let mut blocked = HashSet::new();
         let mut started = 0;
 
-        for record in self.parts.store.pending(SCAN_LIMIT)? {
+        for record in self.parts.store.pending_iter().take(SCAN_LIMIT) {
+            if self.permits.available_permits() == 0 {
+                break;
+            }
+            let record = record?;
             let openid = record.event.openid.clone();
             if blocked.contains(&openid) {
                 continue;
@@ -105,7 +111,10 @@ impl Worker {
                 continue;
             }
 
-            let permit = self.permits.clone().acquire_owned().await;
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                self.release_user(&openid);
+                break;
+            };
             let worker = self.clone();
             tokio::spawn(async move {
                 let handled = {

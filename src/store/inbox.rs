@@ -96,6 +96,16 @@ impl Store {
         Ok(records)
     }
 
+    /// Records waiting in the inbox, in arrival order, decoded one at a time as the
+    /// caller goes, so a scan that stops early reads no more than it needs.
+    pub fn pending_iter(&self) -> impl Iterator<Item = Result<InboxRecord, StoreError>> + '_ {
+        self.inner
+            .inbox
+            .iter()
+            .values()
+            .map(|value| decode(&value?))
+    }
+
     /// How many records wait in the inbox.
     pub fn inbox_len(&self) -> usize {
         self.inner.inbox.len()

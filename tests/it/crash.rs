@@ -77,6 +77,9 @@ async fn every_answered_event_survives_a_kill_right_after_the_answer() {
     assert!(missing.is_empty(), "answered but lost: {missing:?}");
     assert_eq!(keys.len(), unique.len(), "an event was stored twice");
     drop(store);
+    // The store's committer task holds the database until it sees the store gone;
+    // give it a moment so the restarted process can take sled's lock.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 
     let restarted = ChildServer::start(dir.path(), &config, addr);
     let first = &answered[0];
