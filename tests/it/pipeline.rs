@@ -37,8 +37,9 @@ async fn an_event_leads_to_exactly_the_message_the_rules_chose_once() {
     let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
     post(&rig, &push::plaintext(&text_message("o-alice", "hi", 1))).await;
 
-    let (status, _) = post(&rig, &receipt("o-alice", "100000000001")).await;
-    post(&rig, &receipt("o-alice", "100000000001")).await;
+    let push = receipt("o-alice", "100000000001");
+    let (status, _) = post(&rig, &push).await;
+    post(&rig, &push).await;
 
     assert_eq!(status, StatusCode::OK);
     eventually("the message is sent", WAIT, || {
