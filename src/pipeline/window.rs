@@ -8,46 +8,10 @@ use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
 use super::{load_tx, run_tx, store_tx, PipelineError};
 use crate::config::WindowConfig;
-use crate::wechat::event::Event;
+use crate::wechat::event::{Event, WindowOpening};
 
 /// The sled tree of this module.
 pub const TREE: &str = "pipeline.windows";
-
-/// Menu clicks of these types, follows and parameter QR scans open a short window;
-/// a `view` (link) menu does not.
-const INTERACTION_KINDS: &[&str] = &[
-    "click",
-    "scancode_push",
-    "scancode_waitmsg",
-    "subscribe",
-    "scan",
-];
-
-/// Message types a user sends; each opens the long window.
-const MESSAGE_KINDS: &[&str] = &[
-    "text",
-    "image",
-    "voice",
-    "video",
-    "shortvideo",
-    "location",
-    "link",
-    "file",
-];
-
-/// Card events that follow the user's own action in the card bag, counted as
-/// interactions only with `window.card_events_open_window`. Merchant-side events
-/// (reviews, stock alarms, point changes) never open a window.
-const USER_CARD_KINDS: &[&str] = &[
-    "user_get_card",
-    "user_gifting_card",
-    "user_del_card",
-    "user_consume_card",
-    "user_pay_from_pay_cell",
-    "user_view_card",
-    "user_enter_session_from_card",
-    "submit_membercard_user_info",
-];
 
 /// Windows kept per user; a flood of clicks drops the windows that expire first.
 const MAX_WINDOWS_PER_USER: usize = 16;
@@ -226,16 +190,14 @@ impl Windows {
 
     /// Which window `event` opens, if any; `None` also for events without a user.
     pub fn window_kind(&self, event: &Event) -> Option<WindowKind> {
-        if event.openid.is_empty() {
-            return None;
+        match event.window_opening()? {
+            WindowOpening::Message => Some(WindowKind::Message),
+            WindowOpening::Interaction => Some(WindowKind::Interaction),
+            WindowOpening::UserCardEvent => self
+                .config
+                .card_events_open_window
+                .then_some(WindowKind::Interaction),
         }
-        let kind = event.kind.as_str();
-        let is_event = event.msg_type.is_empty() || event.msg_type.eq_ignore_ascii_case("event");
-        if !is_event || MESSAGE_KINDS.contains(&kind) {
-            return Some(WindowKind::Message);
-        }
-        let card = self.config.card_events_open_window && USER_CARD_KINDS.contains(&kind);
-        (INTERACTION_KINDS.contains(&kind) || card).then_some(WindowKind::Interaction)
     }
 
     /// Opens or renews the window `event` opens; an unfollow drops every window.

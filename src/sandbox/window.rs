@@ -5,41 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Failure;
 use crate::config::WindowConfig;
-use crate::wechat::event::Event;
-
-/// Messages a user sends; each opens the long window.
-const MESSAGE_KINDS: &[&str] = &[
-    "text",
-    "image",
-    "voice",
-    "video",
-    "shortvideo",
-    "location",
-    "link",
-    "file",
-];
-
-/// Menu clicks of these types, follows and parameter QR scans open a short window.
-const INTERACTION_KINDS: &[&str] = &[
-    "click",
-    "scancode_push",
-    "scancode_waitmsg",
-    "subscribe",
-    "scan",
-];
-
-/// The user's own card events, which open a short window only when the config says
-/// the account has seen them do so.
-const USER_CARD_KINDS: &[&str] = &[
-    "user_get_card",
-    "user_gifting_card",
-    "user_del_card",
-    "user_consume_card",
-    "user_pay_from_pay_cell",
-    "user_view_card",
-    "user_enter_session_from_card",
-    "submit_membercard_user_info",
-];
+use crate::wechat::event::{Event, WindowOpening};
 
 /// The typing indicator needs a message from the user this recently, in seconds.
 const TYPING_WINDOW_SECS: i64 = 30;
@@ -70,20 +36,24 @@ impl Windows {
 
     /// Opens the window `event` opens, if any, at `now`.
     pub(crate) fn observe(&mut self, event: &Event, now: i64) {
-        let kind = event.kind.as_str();
         let config = &self.config;
-        let (quota, secs) = if event.is_message() && MESSAGE_KINDS.contains(&kind) {
-            self.last_message_at.insert(event.openid.clone(), now);
-            (config.message_quota, config.message_window_secs)
-        } else if INTERACTION_KINDS.contains(&kind)
-            || (config.card_events_open_window && USER_CARD_KINDS.contains(&kind))
-        {
-            (config.interaction_quota, config.interaction_window_secs)
-        } else {
-            if kind == "unsubscribe" {
-                self.open.remove(&event.openid);
+        let (quota, secs) = match event.window_opening() {
+            Some(WindowOpening::Message) => {
+                self.last_message_at.insert(event.openid.clone(), now);
+                (config.message_quota, config.message_window_secs)
             }
-            return;
+            Some(WindowOpening::Interaction) => {
+                (config.interaction_quota, config.interaction_window_secs)
+            }
+            Some(WindowOpening::UserCardEvent) if config.card_events_open_window => {
+                (config.interaction_quota, config.interaction_window_secs)
+            }
+            _ => {
+                if event.kind == "unsubscribe" {
+                    self.open.remove(&event.openid);
+                }
+                return;
+            }
         };
 
         let window = Window {

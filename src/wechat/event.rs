@@ -88,6 +88,59 @@ pub struct Event {
     pub fields: BTreeMap<String, String>,
 }
 
+/// How a push bears on WeChat's customer-service window (PROTOCOL §3.8): what the user
+/// did decides how many messages the account may send, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowOpening {
+    /// The user sent a message: the long window (5 messages in 48 hours today).
+    Message,
+    /// A menu click, a follow or a parameter QR scan: the short window (3 in a minute).
+    Interaction,
+    /// The user's own card event, which WeChat does not list as opening a window.
+    UserCardEvent,
+}
+
+/// Menu clicks of these types, follows and parameter QR scans open the short window.
+const INTERACTION_KINDS: &[&str] = &[
+    "click",
+    "scancode_push",
+    "scancode_waitmsg",
+    "subscribe",
+    "scan",
+];
+
+/// Card events that follow the user's own action in the card bag. Merchant-side events
+/// (reviews, stock alarms, point changes) never bear on a window.
+const USER_CARD_KINDS: &[&str] = &[
+    "user_get_card",
+    "user_gifting_card",
+    "user_del_card",
+    "user_consume_card",
+    "user_pay_from_pay_cell",
+    "user_view_card",
+    "user_enter_session_from_card",
+    "submit_membercard_user_info",
+];
+
+impl Event {
+    /// What this push does to the user's customer-service window, if anything.
+    pub fn window_opening(&self) -> Option<WindowOpening> {
+        if self.openid.is_empty() {
+            return None;
+        }
+        let kind = self.kind.as_str();
+        if self.is_message() {
+            Some(WindowOpening::Message)
+        } else if INTERACTION_KINDS.contains(&kind) {
+            Some(WindowOpening::Interaction)
+        } else if USER_CARD_KINDS.contains(&kind) {
+            Some(WindowOpening::UserCardEvent)
+        } else {
+            None
+        }
+    }
+}
+
 /// The 13 card events of WeChat's card event page, by `kind`.
 pub const CARD_EVENT_KINDS: &[&str] = &[
     "card_pass_check",
