@@ -26,6 +26,9 @@ use crate::store::Store;
 // entries at the head of the outbox would hide ready ones behind them from the scan.
 const SCAN_LIMIT: usize = 2000;
 
+/// How long a woken dispatcher waits for more wake-ups before it scans.
+const COALESCE: Duration = Duration::from_millis(5);
+
 /// Everything the dispatcher reads and writes.
 #[derive(Debug, Clone)]
 pub struct DispatcherParts {
@@ -103,7 +106,15 @@ impl Dispatcher {
             if let Err(err) = self.clone().pass().await {
                 tracing::error!(error = %err, "dispatcher failed to read the outbox");
             }
-            let _ = tokio::time::timeout(poll, self.wake.notified()).await;
+            let woken = tokio::time::timeout(poll, self.wake.notified())
+                .await
+                .is_ok();
+            if woken {
+                // Sends finish in bursts; one scan after a short pause serves a whole
+                // burst, where a scan per finished send would read the outbox's head
+                // again for each.
+                tokio::time::sleep(COALESCE).await;
+            }
         }
     }
 
