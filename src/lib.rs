@@ -13,6 +13,9 @@
 //! - [`telemetry`]: tracing setup.
 //! - [`sandbox`]: a stand-in for WeChat's API, to run everything with no account.
 
+// Unit tests panic on purpose: a failed unwrap there is a failed test.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod api;
 pub mod app;
 pub mod cli;
