@@ -158,29 +158,8 @@ pub const CARD_EVENT_KINDS: &[&str] = &[
     "submit_membercard_user_info",
 ];
 
-/// Every `kind` with documented fields: the card events, then following, menus and
-/// text messages. Other kinds still parse; they are just not known in advance.
-pub const KNOWN_KINDS: &[&str] = &[
-    "card_pass_check",
-    "card_not_pass_check",
-    "user_get_card",
-    "user_gifting_card",
-    "user_del_card",
-    "user_consume_card",
-    "user_pay_from_pay_cell",
-    "user_view_card",
-    "user_enter_session_from_card",
-    "update_member_card",
-    "card_sku_remind",
-    "card_pay_order",
-    "submit_membercard_user_info",
-    "subscribe",
-    "unsubscribe",
-    "scan",
-    "click",
-    "view",
-    "text",
-];
+/// The other kinds with documented fields: following, menus and text messages.
+pub const COMMON_KINDS: &[&str] = &["subscribe", "unsubscribe", "scan", "click", "view", "text"];
 
 /// Joins the parts of an event's dedup key; escaped inside the parts, so never ambiguous.
 const KEY_SEPARATOR: char = '\u{1f}';
@@ -287,10 +266,14 @@ impl Event {
         !self.is_message() && CARD_EVENT_KINDS.contains(&self.kind.as_str())
     }
 
-    /// Every kind a rule can name a handler after (`on_<kind>`): [`KNOWN_KINDS`], the
-    /// 13 card events followed by subscribe, unsubscribe, scan, click, view and text.
-    pub fn card_event_kinds() -> &'static [&'static str] {
-        KNOWN_KINDS
+    /// Every kind with documented fields: the [`CARD_EVENT_KINDS`], then the
+    /// [`COMMON_KINDS`]. Other kinds still parse; they are just not known in advance.
+    pub fn known_kinds() -> Vec<&'static str> {
+        CARD_EVENT_KINDS
+            .iter()
+            .chain(COMMON_KINDS)
+            .copied()
+            .collect()
     }
 }
 

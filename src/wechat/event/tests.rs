@@ -42,7 +42,7 @@ fn every_fixture_keeps_all_its_elements_and_gets_a_lowercase_kind() {
         assert_eq!(event.openid, raw["FromUserName"], "{file}");
         assert_eq!(event.create_time.to_string(), raw["CreateTime"], "{file}");
         assert!(
-            Event::card_event_kinds().contains(&event.kind.as_str()),
+            Event::known_kinds().contains(&event.kind.as_str()),
             "{file}"
         );
     }
@@ -256,7 +256,7 @@ fn unknown_events_and_elements_are_kept_not_refused() {
 
 #[test]
 fn the_known_kinds_are_the_card_events_then_the_common_ones() {
-    let kinds = Event::card_event_kinds();
+    let kinds = Event::known_kinds();
 
     assert_eq!(CARD_EVENT_KINDS.len(), 13);
     assert_eq!(&kinds[..13], CARD_EVENT_KINDS);
