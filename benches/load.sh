@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
 # Load benchmark of the callback: distinct safe-mode events against the release binary,
 # next to a bare actix-web handler that answers `success` and does nothing, in the same
-# run on the same machine. Needs wrk (apt-get install wrk).
+# run on the same machine. Installs wrk and nc with apt-get when missing.
 #
 #   bash benches/load.sh [DURATION_SECS] [CONNECTIONS]
 #
 # PAUSED=true measures ingest alone (the worker does not run).
 #
 # Prints: peak rates (wrk, closed loop) of both servers, then cardbot's latency at half
-# of its peak rate (pace, open loop).
+# of its peak rate (pace, open loop), each with latency percentiles, and the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+need() {
+  command -v "$1" >/dev/null && return
+  echo "installing $2 (apt-get)"
+  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq "$2"; else sudo apt-get install -y -qq "$2"; fi
+}
+need wrk wrk
+need nc netcat-openbsd
+
+echo "== machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)," \
+  "$(uname -sr), $(date -u +%F)"
 
 duration=${1:-10}
 connections=${2:-32}
