@@ -7,6 +7,7 @@ mod api;
 mod callback;
 mod crash;
 mod crash_pipeline;
+mod metrics;
 mod pipeline;
 mod rules;
 mod sandbox;
