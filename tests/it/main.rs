@@ -11,6 +11,7 @@ mod metrics;
 mod pipeline;
 mod rules;
 mod sandbox;
+mod secrets;
 mod support;
 mod tools;
 mod walkthrough;
