@@ -304,6 +304,8 @@ pub fn refresh_queue_gauges(store: &Store, outbox: &Outbox) -> Result<(), Metric
     gauge!(INBOX_DEPTH).set(store.inbox_len() as f64);
     gauge!(INBOX_OLDEST).set(age_secs(oldest_event.map(|r| r.received_at_ms), now_ms));
 
+    // TODO: count outbox states without decoding every entry, because a scrape reads
+    // the whole outbox, which costs a noticeable time with a backlog of many thousands.
     let (mut ready, mut held, mut sending) = (0u64, 0u64, 0u64);
     let mut oldest_message = None::<i64>;
     for entry in outbox.entries()? {
