@@ -10,6 +10,7 @@ use anyhow::Context;
 use crate::api::Client;
 use crate::clock;
 use crate::config::Config;
+use crate::metrics;
 use crate::pipeline::dispatcher::{Dispatcher, DispatcherParts};
 use crate::pipeline::lookups::ApiLookups;
 use crate::pipeline::outbox::Outbox;
@@ -18,7 +19,7 @@ use crate::pipeline::worker::{Worker, WorkerParts};
 use crate::pipeline::{DecisionLog, HeldCards, Pressure, PressurePolicy, Windows};
 use crate::rules::{history, memory, Rules};
 use crate::sandbox::Sandbox;
-use crate::server::{AppState, CallbackSettings, PipelineHandles, Server};
+use crate::server::{AppState, CallbackSettings, MetricsEndpoint, PipelineHandles, Server};
 use crate::store::Store;
 
 /// How often the worker rescans the inbox when nothing wakes it.
@@ -47,6 +48,10 @@ impl App {
     /// Opens everything `config` names, starts the background tasks and binds the
     /// server (which runs once [`Server::run`] is awaited).
     pub async fn start(config: &Config) -> anyhow::Result<App> {
+        let metrics = MetricsEndpoint {
+            config: config.metrics.clone(),
+            handle: config.metrics.enabled.then(metrics::install).transpose()?,
+        };
         let sandbox = start_sandbox(config)?;
         let store = Store::open(&config.store.path)?;
         let db = store.db().clone();
@@ -125,6 +130,7 @@ impl App {
         let state = AppState {
             callback: CallbackSettings::from_config(config),
             admin: config.admin.clone(),
+            metrics: metrics.clone(),
             store: store.clone(),
             pipeline: handles,
             sandbox: sandbox.clone(),
@@ -138,6 +144,12 @@ impl App {
             tokio::spawn(worker.run(WORKER_POLL));
         }
         tokio::spawn(dispatcher.run());
+        if let Some(handle) = metrics.handle {
+            let every = Duration::from_secs(config.metrics.refresh_secs);
+            let refresh =
+                metrics::refresh_periodically(store.clone(), outbox.clone(), handle, every);
+            tokio::spawn(refresh);
+        }
         tokio::spawn(prune(
             store.clone(),
             decisions.clone(),

@@ -11,6 +11,7 @@
 //! - [`api`]: the WeChat HTTP API client: access token, card queries, messages.
 //! - [`config`]: `config.toml` and environment overrides, validated at start.
 //! - [`telemetry`]: tracing setup.
+//! - [`metrics`]: the Prometheus metrics every stage records, served at `/metrics`.
 //! - [`sandbox`]: a stand-in for WeChat's API, to run everything with no account.
 
 // Unit tests panic on purpose: a failed unwrap there is a failed test.
@@ -21,6 +22,7 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod metrics;
 pub mod pipeline;
 pub mod rules;
 pub mod sandbox;

@@ -218,6 +218,14 @@ impl CustomMessage {
         self
     }
 
+    /// The card of a `wxcard` message.
+    pub fn card_id(&self) -> Option<&str> {
+        match &self.body {
+            MessageBody::WxCard { wxcard } => Some(&wxcard.card_id),
+            _ => None,
+        }
+    }
+
     /// WeChat's `msgtype` of this message.
     pub fn msgtype(&self) -> &'static str {
         match &self.body {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::token_source::TokenSource;
 use super::transport::Transport;
+use crate::metrics::{self, FetchCause};
 
 /// The sled tree holding the cached token, keyed by [`TokenSource::cache_key`].
 pub const TOKEN_TREE: &str = "api.token";
@@ -169,8 +170,13 @@ impl TokenCache {
     }
 
     async fn fetch(&self, transport: &Transport) -> Result<AccessToken, ApiError> {
-        let rejected = self.lock_state().rejected.clone();
-        let mut answer = self.source.fetch(transport, false).await?;
+        let (rejected, cause) = {
+            let state = self.lock_state();
+            (state.rejected.clone(), fetch_cause(&state))
+        };
+        let answer = self.source.fetch(transport, false).await;
+        metrics::record_token_fetch(cause, answer.is_ok());
+        let mut answer = answer?;
 
         // stable_token hands out the live token until it expires, even one WeChat has
         // just refused; only a forced refresh replaces it.
@@ -178,7 +184,9 @@ impl TokenCache {
             && self.source.can_force_refresh()
         {
             tracing::warn!("the token endpoint answered the rejected token, forcing a refresh");
-            answer = self.source.fetch(transport, true).await?;
+            let forced = self.source.fetch(transport, true).await;
+            metrics::record_token_fetch(FetchCause::Forced, forced.is_ok());
+            answer = forced?;
         }
 
         tracing::info!(expires_in = answer.expires_in, "fetched a new access token");
@@ -235,6 +243,15 @@ impl TokenCache {
         // The state is replaced whole under the lock, so a panic elsewhere cannot leave
         // it half-written: a poisoned lock is safe to keep using.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Why a token is about to be fetched, read from the state before the fetch.
+fn fetch_cause(state: &State) -> FetchCause {
+    match (&state.current, &state.rejected) {
+        (_, Some(_)) => FetchCause::Invalidated,
+        (Some(_), None) => FetchCause::Expired,
+        (None, None) => FetchCause::Startup,
     }
 }
 

@@ -92,7 +92,9 @@ impl Transport {
         let started = Instant::now();
         let result = send(endpoint, request, secrets).await;
 
-        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let elapsed = started.elapsed();
+        crate::metrics::record_api_call(endpoint, errcode_label(&result), elapsed);
+        let elapsed_ms = elapsed.as_millis() as u64;
         match &result {
             Ok(_) => tracing::debug!(endpoint, errcode = 0, elapsed_ms, "wechat api call"),
             Err(err) => tracing::debug!(
@@ -156,6 +158,24 @@ async fn send(
             detail: format!("errcode is not a number: {found}"),
         }),
     }
+}
+
+/// The `errcode` label of a call: WeChat's number, "0" on success, or the kind of
+/// failure that left no errcode.
+fn errcode_label(result: &Result<Value, ApiError>) -> String {
+    let err = match result {
+        Ok(_) => return "0".to_string(),
+        Err(err) => err,
+    };
+    if let Some(errcode) = err.errcode() {
+        return errcode.to_string();
+    }
+    match err {
+        ApiError::HttpStatus { .. } => "http",
+        ApiError::Decode { .. } => "decode",
+        _ => "transport",
+    }
+    .to_string()
 }
 
 /// Reads `errcode`, which WeChat sends as a number and some proxies as a string.

@@ -14,6 +14,7 @@ pub const ENV_APP_SECRET: &str = "CARDBOT_WECHAT_APP_SECRET";
 pub const ENV_TOKEN: &str = "CARDBOT_WECHAT_TOKEN";
 pub const ENV_ENCODING_AES_KEY: &str = "CARDBOT_WECHAT_ENCODING_AES_KEY";
 pub const ENV_ADMIN_TOKEN: &str = "CARDBOT_ADMIN_TOKEN";
+pub const ENV_METRICS_TOKEN: &str = "CARDBOT_METRICS_TOKEN";
 
 /// What went wrong reading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub rules: RulesConfig,
     pub admin: AdminConfig,
+    pub metrics: MetricsConfig,
     pub log: LogConfig,
     pub worker: WorkerConfig,
     pub window: WindowConfig,
@@ -102,11 +104,12 @@ impl Config {
 
     /// Secrets from the environment win over the file.
     pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
-        let overrides: [(&str, &mut String); 4] = [
+        let overrides: [(&str, &mut String); 5] = [
             (ENV_APP_SECRET, &mut self.wechat.app_secret),
             (ENV_TOKEN, &mut self.wechat.token),
             (ENV_ENCODING_AES_KEY, &mut self.wechat.encoding_aes_key),
             (ENV_ADMIN_TOKEN, &mut self.admin.token),
+            (ENV_METRICS_TOKEN, &mut self.metrics.token),
         ];
         for (name, slot) in overrides {
             if let Some(value) = lookup(name).filter(|value| !value.is_empty()) {
@@ -124,10 +127,19 @@ impl Config {
                 "must start with '/', for example \"/wechat\"",
             ));
         }
-        if server.callback_path.starts_with("/admin") || server.callback_path == "/healthz" {
+        let reserved = ["/healthz", "/metrics"];
+        if server.callback_path.starts_with("/admin")
+            || reserved.contains(&server.callback_path.as_str())
+        {
             return Err(ConfigError::invalid(
                 "server.callback_path",
-                "must not overlap /admin or /healthz",
+                "must not overlap /admin, /healthz or /metrics",
+            ));
+        }
+        if self.metrics.refresh_secs == 0 {
+            return Err(ConfigError::invalid(
+                "metrics.refresh_secs",
+                "must be at least 1",
             ));
         }
         if server.max_body_bytes < 1024 {

@@ -1,5 +1,5 @@
 //! The sections of `config.toml` about the service itself: the listener, the account,
-//! the store, the rules, the admin API and the logs.
+//! the store, the rules, the admin API, the metrics and the logs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -201,6 +201,43 @@ impl std::fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("token", &redacted(&self.token))
             .field("allow_remote", &self.allow_remote)
+            .finish()
+    }
+}
+
+/// `[metrics]`: the Prometheus endpoint `GET /metrics` on the callback listener.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve /metrics and record metrics at all.
+    pub enabled: bool,
+    /// Serve /metrics to peers other than loopback too.
+    pub allow_remote: bool,
+    /// Bearer token a scrape must carry; empty means none is asked for.
+    pub token: String,
+    /// How often the queue gauges (inbox, outbox, dead letters) are refreshed, in
+    /// seconds; a scrape refreshes them too.
+    pub refresh_secs: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            allow_remote: false,
+            token: String::new(),
+            refresh_secs: 15,
+        }
+    }
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("allow_remote", &self.allow_remote)
+            .field("token", &redacted(&self.token))
+            .field("refresh_secs", &self.refresh_secs)
             .finish()
     }
 }

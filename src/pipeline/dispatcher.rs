@@ -18,6 +18,7 @@ use super::{CloseReason, DecisionLog, PipelineError, Pressure, Verdict, Windows}
 use crate::api::{ApiError, Client, ErrorClass};
 use crate::clock;
 use crate::config::DispatcherConfig;
+use crate::metrics::{self, MessageOutcome};
 use crate::store::Store;
 
 /// How many outbox entries one scan looks at, so a large backlog costs a bounded
@@ -282,6 +283,7 @@ impl Dispatcher {
                         rule = %entry.rule,
                         "message held until the user opens a window"
                     );
+                    metrics::record_message(MessageOutcome::Held);
                     return Ok(Some(Attempt::Held));
                 }
                 Ok(Some(Attempt::Deferred))
@@ -357,9 +359,11 @@ impl Dispatcher {
             outbox_id = entry.id,
             openid,
             rule = %entry.rule,
-            kind = entry.outgoing.kind(),
+            msgtype = entry.outgoing.kind(),
+            card_id = entry.outgoing.card_id(),
             "message sent"
         );
+        metrics::record_message(MessageOutcome::Sent);
         Ok(Attempt::Sent)
     }
 
@@ -398,6 +402,7 @@ impl Dispatcher {
                 error = %detail,
                 "send failed for a passing reason; retrying later"
             );
+            metrics::record_message(MessageOutcome::Retried);
             return Ok(Attempt::Deferred);
         }
 
@@ -447,6 +452,7 @@ impl Dispatcher {
         errcode: Option<i64>,
         detail: String,
     ) -> Result<(), PipelineError> {
+        metrics::record_buried(&reason);
         self.parts.outbox.bury(&DeadLetter {
             entry,
             reason,

@@ -36,6 +36,14 @@ impl Outgoing {
         }
     }
 
+    /// The card a `wxcard` message hands out, for logs.
+    pub fn card_id(&self) -> Option<&str> {
+        match self {
+            Outgoing::Custom { message } => message.card_id(),
+            Outgoing::Template { .. } => None,
+        }
+    }
+
     /// A short name of the message type, for logs and statistics.
     pub fn kind(&self) -> &'static str {
         match self {

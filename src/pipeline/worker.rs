@@ -201,6 +201,7 @@ impl Worker {
             reason,
             "event deferred: a lookup failed for a passing reason"
         );
+        crate::metrics::record_event_deferred();
 
         let stored = crate::store::inbox::encode(&record).map_err(|err| err.to_string());
         let written = stored.and_then(|value| {
@@ -291,6 +292,7 @@ impl Worker {
         passive: bool,
     ) {
         let event = &record.event;
+        crate::metrics::record_event_handled(&event.kind);
         tracing::info!(
             inbox_id = record.id,
             decision_id,

@@ -15,6 +15,7 @@ use super::lookup::LookupRecord;
 use super::memory::MemoryEffect;
 use super::set::{Rule, RuleSet};
 use super::value::event_to_map;
+use crate::metrics::{self, RuleResult};
 use crate::wechat::event::Event;
 
 /// Everything the rules decided about one event, stamped with the revision that decided.
@@ -165,6 +166,7 @@ fn run_rule(
     });
     let elapsed = started.elapsed();
     rule.stats.record(elapsed, !finished);
+    metrics::record_rule(&rule.name, rule_result(failure.as_ref()), elapsed);
     if let Some(failure) = &failure {
         tracing::warn!(
             rule = %rule.name,
@@ -180,6 +182,15 @@ fn run_rule(
         handlers: handlers.iter().map(|h| h.to_string()).collect(),
         elapsed_micros: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         failure,
+    }
+}
+
+/// How a rule's run counts in `cardbot_rule_evaluations_total`.
+fn rule_result(failure: Option<&RuleFailure>) -> RuleResult {
+    match failure.map(|failure| failure.kind) {
+        None => RuleResult::Ok,
+        Some(FailureKind::Timeout) => RuleResult::Timeout,
+        Some(_) => RuleResult::Error,
     }
 }
 

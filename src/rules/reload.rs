@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::revision::{self, RevisionInfo};
 use super::status::{ReloadLog, ReloadOutcome, ReloadRecord};
 use super::{loader, Rules, RulesError};
+use crate::metrics;
 
 impl Rules {
     /// Reloads `[rules] dir`. Blocking (file I/O, compiling): from async code use
@@ -90,6 +91,7 @@ impl Rules {
             Err(errors) => {
                 let active = inner.active.load().revision.clone();
                 tracing::error!(revision = %active, errors = %errors, "rules reload refused");
+                metrics::record_reload_rejected();
                 log.failed += 1;
                 log.last = Some(ReloadRecord {
                     at,
@@ -102,7 +104,8 @@ impl Rules {
         };
 
         let revision = set.revision.clone();
-        let changed = revision != inner.active.load().revision;
+        let previous = inner.active.load().revision.clone();
+        let changed = revision != previous;
         if changed {
             if let Err(err) = inner.revisions.save(&set) {
                 // The new set still goes live: losing a rollback point is not worth
@@ -112,6 +115,7 @@ impl Rules {
             inner.active.store(Arc::new(set));
             tracing::info!(%revision, "rules reloaded");
         }
+        metrics::record_reload_ok(Some(&previous), &revision);
         log.ok += 1;
         log.last = Some(ReloadRecord {
             at,

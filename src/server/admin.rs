@@ -2,6 +2,8 @@
 //! the decision log. Off unless `[admin] token` is set; loopback only unless
 //! `allow_remote`; every request carries the token as a bearer token.
 
+use std::net::IpAddr;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, Scope};
 use serde::Deserialize;
@@ -38,21 +40,14 @@ pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Box<H
             "admin is off: set [admin] token",
         )));
     }
-    let loopback = req.peer_addr().is_some_and(|peer| peer.ip().is_loopback());
-    if !loopback && !admin.allow_remote {
+    if !peer_allowed(req.peer_addr().map(|peer| peer.ip()), admin.allow_remote) {
         return Err(Box::new(refuse(
             StatusCode::FORBIDDEN,
             "admin answers loopback only unless [admin] allow_remote = true",
         )));
     }
 
-    let given = req
-        .headers()
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if bool::from(given.as_bytes().ct_eq(admin.token.as_bytes())) {
+    if bearer_matches(req, &admin.token) {
         Ok(())
     } else {
         tracing::warn!(peer = ?req.peer_addr(), "admin request with a wrong or missing token");
@@ -63,7 +58,25 @@ pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Box<H
     }
 }
 
-fn refuse(status: StatusCode, reason: &str) -> HttpResponse {
+/// Whether a peer may reach an operator endpoint: loopback always, others only when
+/// the endpoint's `allow_remote` is set.
+pub(crate) fn peer_allowed(peer: Option<IpAddr>, allow_remote: bool) -> bool {
+    allow_remote || peer.is_some_and(|ip| ip.is_loopback())
+}
+
+/// Whether the request carries `Authorization: Bearer <token>`, compared in constant
+/// time so that the answer's timing tells nothing about the token.
+pub(crate) fn bearer_matches(req: &HttpRequest, token: &str) -> bool {
+    let given = req
+        .headers()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    given.as_bytes().ct_eq(token.as_bytes()).into()
+}
+
+pub(crate) fn refuse(status: StatusCode, reason: &str) -> HttpResponse {
     HttpResponse::build(status).json(json!({ "error": reason }))
 }
 
@@ -205,5 +218,48 @@ async fn decisions(
     match state.pipeline.decisions.by_openid(openid, limit) {
         Ok(entries) => HttpResponse::Ok().json(json!({ "openid": openid, "decisions": entries })),
         Err(err) => failed(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn only_loopback_peers_are_allowed_unless_remote_is() {
+        let remote = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
+        let loopback = Some(IpAddr::V6(Ipv6Addr::LOCALHOST));
+
+        let allowed = [
+            peer_allowed(remote, false),
+            peer_allowed(None, false),
+            peer_allowed(loopback, false),
+            peer_allowed(remote, true),
+        ];
+
+        assert_eq!(allowed, [false, false, true, true]);
+    }
+
+    #[test]
+    fn only_the_exact_bearer_token_matches() {
+        let with = |value: &str| {
+            TestRequest::default()
+                .insert_header(("authorization", value))
+                .to_http_request()
+        };
+
+        let matches = [
+            bearer_matches(&with("Bearer s3cret"), "s3cret"),
+            bearer_matches(&with("Bearer s3cre"), "s3cret"),
+            bearer_matches(&with("Bearer s3cret!"), "s3cret"),
+            bearer_matches(&with("bearer s3cret"), "s3cret"),
+            bearer_matches(&TestRequest::default().to_http_request(), "s3cret"),
+        ];
+
+        assert_eq!(matches, [true, false, false, false, false]);
     }
 }

@@ -8,13 +8,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures::StreamExt;
 use serde::Deserialize;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::RngCore;
 
 use super::error::CallbackError;
 use super::AppState;
 use crate::clock;
+use crate::metrics;
 use crate::rules::{Reply, ReplyBody};
 use crate::store::Enqueued;
 use crate::wechat::crypto::AesKey;
@@ -55,15 +56,22 @@ impl CallbackQuery {
 
 /// `GET {callback_path}`: answers the echostr when the signature matches the token.
 pub async fn verify_url(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match echo(&req, &state) {
-        Ok(echostr) => HttpResponse::Ok()
-            .content_type("text/plain; charset=utf-8")
-            .body(echostr),
+    let started = Instant::now();
+    let (response, result) = match echo(&req, &state) {
+        Ok(echostr) => (
+            HttpResponse::Ok()
+                .content_type("text/plain; charset=utf-8")
+                .body(echostr),
+            "verified",
+        ),
         Err(err) => {
             err.log();
-            err.to_response()
+            (err.to_response(), err.result())
         }
-    }
+    };
+
+    metrics::record_callback(result, started.elapsed());
+    response
 }
 
 fn echo(req: &HttpRequest, state: &AppState) -> Result<String, CallbackError> {
@@ -82,18 +90,17 @@ pub async fn receive(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    match accept(&req, payload, &state).await {
-        Ok(Answer::Success) => HttpResponse::Ok()
-            .content_type("text/plain; charset=utf-8")
-            .body("success"),
-        Ok(Answer::Reply(xml)) => HttpResponse::Ok()
-            .content_type("application/xml; charset=utf-8")
-            .body(xml),
+    let started = Instant::now();
+    let (response, result) = match accept(&req, payload, &state).await {
+        Ok((answer, outcome)) => (answer.into_response(), metrics::record_enqueued(outcome)),
         Err(err) => {
             err.log();
-            err.to_response()
+            (err.to_response(), err.result())
         }
-    }
+    };
+
+    metrics::record_callback(result, started.elapsed());
+    response
 }
 
 /// What the callback answers WeChat.
@@ -104,6 +111,19 @@ enum Answer {
     Reply(String),
 }
 
+impl Answer {
+    fn into_response(self) -> HttpResponse {
+        match self {
+            Answer::Success => HttpResponse::Ok()
+                .content_type("text/plain; charset=utf-8")
+                .body("success"),
+            Answer::Reply(xml) => HttpResponse::Ok()
+                .content_type("application/xml; charset=utf-8")
+                .body(xml),
+        }
+    }
+}
+
 /// How long a callback whose reply the worker has taken may still wait for it; the
 /// worker answers right after its commit.
 const REPLY_GRACE: Duration = Duration::from_millis(2500);
@@ -112,7 +132,7 @@ async fn accept(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-) -> Result<Answer, CallbackError> {
+) -> Result<(Answer, Enqueued), CallbackError> {
     let query = CallbackQuery::parse(req)?;
     check_freshness(state, &query)?;
 
@@ -139,19 +159,18 @@ async fn accept(
     state.pipeline.worker.notify_one();
 
     let Some(ticket) = ticket else {
-        return Ok(Answer::Success);
+        return Ok((Answer::Success, outcome));
     };
     if matches!(outcome, Enqueued::Duplicate(_)) {
         ticket.cancel();
-        return Ok(Answer::Success);
+        return Ok((Answer::Success, outcome));
     }
     let replies = ticket.wait(state.callback.reply_budget, REPLY_GRACE).await;
-    match replies.first() {
-        Some(reply) => Ok(Answer::Reply(render_reply(
-            state, &query, &event, reply, &opened,
-        ))),
-        None => Ok(Answer::Success),
-    }
+    let answer = match replies.first() {
+        Some(reply) => Answer::Reply(render_reply(state, &query, &event, reply, &opened)),
+        None => Answer::Success,
+    };
+    Ok((answer, outcome))
 }
 
 /// WeChat shows a passive reply to a user's message, menu click, follow or scan.

@@ -56,6 +56,24 @@ impl CallbackError {
         }
     }
 
+    /// The `result` label of `cardbot_callbacks_total` for this refusal.
+    pub fn result(&self) -> &'static str {
+        match self {
+            // Every 401 but a stale timestamp: the request could not be authenticated.
+            CallbackError::MissingParameter(_)
+            | CallbackError::BadSignature
+            | CallbackError::BadMsgSignature => "bad_signature",
+            CallbackError::Stale { .. } => "stale",
+            CallbackError::TooLarge { .. } => "too_large",
+            CallbackError::Body(_)
+            | CallbackError::Xml(_)
+            | CallbackError::MissingEncrypt
+            | CallbackError::Decrypt(_) => "bad_request",
+            CallbackError::Store(_) => "store_error",
+            CallbackError::NoKey => "other",
+        }
+    }
+
     /// Logs the refusal once, at warn for bad input and error for our own failures.
     pub fn log(&self) {
         let status = self.status().as_u16();

@@ -1,9 +1,10 @@
-//! The HTTP server: the WeChat callback, health, and the admin endpoints.
+//! The HTTP server: the WeChat callback, health, metrics, and the admin endpoints.
 
 pub(crate) mod admin;
 mod callback;
 mod error;
 mod health;
+mod scrape;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ pub use error::CallbackError;
 
 use tokio::sync::Notify;
 
-use crate::config::{AdminConfig, Config};
+use crate::config::{AdminConfig, Config, MetricsConfig};
 use crate::pipeline::outbox::Outbox;
 use crate::pipeline::replies::ReplyWaiters;
 use crate::pipeline::DecisionLog;
@@ -78,11 +79,20 @@ pub struct PipelineHandles {
     pub dispatcher: Arc<Notify>,
 }
 
+/// The metrics endpoint's settings and the recorder it renders.
+#[derive(Debug, Clone)]
+pub struct MetricsEndpoint {
+    pub config: MetricsConfig,
+    /// `None` when `[metrics] enabled = false`: nothing is recorded, /metrics is 404.
+    pub handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
 /// Everything a request handler reaches.
 #[derive(Debug)]
 pub struct AppState {
     pub callback: CallbackSettings,
     pub admin: AdminConfig,
+    pub metrics: MetricsEndpoint,
     pub store: Store,
     pub pipeline: PipelineHandles,
     /// The stand-in for WeChat's API, told about every accepted event; `None` in
@@ -120,6 +130,7 @@ impl Server {
             App::new()
                 .app_data(state.clone())
                 .route("/healthz", web::get().to(health::healthz))
+                .route("/metrics", web::get().to(scrape::metrics))
                 .route(&callback_path, web::get().to(callback::verify_url))
                 .route(&callback_path, web::post().to(callback::receive))
                 .configure(|routes| {

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::support::push::{self, Push};
-use crate::support::server::{TestServer, OLD_AES_KEY};
+use crate::support::server::{TestServer, OLD_AES_KEY, TOKEN};
 use crate::support::{fixture, fixture_text};
 
 async fn post(server: &TestServer, push: &Push) -> (StatusCode, String) {
@@ -286,6 +286,32 @@ async fn a_stale_timestamp_is_refused_when_freshness_is_on() {
 
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(reason.contains("timestamp"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_timestamp_is_refused_and_a_fresh_one_accepted() {
+    let server = TestServer::start(false, |config| config.server.max_clock_skew_secs = 300).await;
+    let signed_at = |timestamp: i64| {
+        let signed = cardbot::wechat::push::sign_plaintext(
+            &consume_event(),
+            TOKEN,
+            &timestamp.to_string(),
+            "415670741",
+        );
+        Push {
+            query: signed.query,
+            body: signed.body,
+        }
+    };
+    let now = cardbot::clock::now_secs();
+
+    let (future, reason) = post(&server, &signed_at(now + 3600)).await;
+    let (fresh, _) = post(&server, &signed_at(now - 10)).await;
+
+    assert_eq!(future, StatusCode::UNAUTHORIZED);
+    assert!(reason.contains("more than 300 s away"), "{reason}");
+    assert_eq!(fresh, StatusCode::OK);
+    assert_eq!(server.store.inbox_len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -96,3 +96,33 @@ fn an_array_past_its_limit_is_stopped() {
 
     assert_eq!(kinds_and_texts(&decision).0, vec![FailureKind::SizeLimit]);
 }
+
+#[test]
+fn the_limits_are_on_without_any_configuration() {
+    let endless = r#"fn on_text(e) { send_text(e.openid, "lost"); loop { } }"#;
+    let growing = r#"fn on_text(e) { let s = "x"; loop { s += s; } }"#;
+    let defaults = crate::config::RulesConfig::default();
+    let h = harness_with(
+        &[("a_endless", endless), ("b_growing", growing)],
+        "",
+        |_| {},
+    );
+
+    let decision = h.evaluate(&event("text"));
+
+    let (kinds, texts) = kinds_and_texts(&decision);
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(
+        kinds.iter().all(|kind| *kind != FailureKind::Timeout),
+        "{kinds:?}"
+    );
+    assert!(texts.is_empty());
+    let sizes = [
+        defaults.max_operations,
+        defaults.max_string_size as u64,
+        defaults.max_array_size as u64,
+        defaults.max_map_size as u64,
+        defaults.timeout_ms,
+    ];
+    assert!(sizes.iter().all(|limit| *limit > 0), "{sizes:?}");
+}

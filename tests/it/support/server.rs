@@ -114,6 +114,16 @@ impl ChildServer {
     /// Writes `config_text` to `dir/config.toml`, starts the binary on it and waits
     /// until /healthz answers.
     pub fn start(dir: &Path, config_text: &str, addr: SocketAddr) -> ChildServer {
+        ChildServer::start_logging(dir, config_text, addr, Stdio::null())
+    }
+
+    /// [`ChildServer::start`], with the process's log output (stderr) sent to `log`.
+    pub fn start_logging(
+        dir: &Path,
+        config_text: &str,
+        addr: SocketAddr,
+        log: impl Into<Stdio>,
+    ) -> ChildServer {
         let config_path = dir.join("config.toml");
         std::fs::write(&config_path, config_text).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_cardbot"))
@@ -121,9 +131,10 @@ impl ChildServer {
             .arg("--config")
             .arg(&config_path)
             .current_dir(dir)
+            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let server = ChildServer { child, addr };

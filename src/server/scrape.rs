@@ -1,0 +1,41 @@
+//! `GET /metrics`: the Prometheus text format, rendered on request from the process's
+//! recorder. Loopback only unless `[metrics] allow_remote`; a bearer token when set.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::admin::{bearer_matches, peer_allowed, refuse};
+use super::AppState;
+
+/// The content type Prometheus expects of the text exposition format.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// `GET /metrics`: the queue gauges recomputed, then every metric rendered.
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let config = &state.metrics.config;
+    let Some(handle) = &state.metrics.handle else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "metrics are off: set [metrics] enabled",
+        );
+    };
+    if !peer_allowed(req.peer_addr().map(|peer| peer.ip()), config.allow_remote) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "metrics answer loopback only unless [metrics] allow_remote = true",
+        );
+    }
+    if !config.token.is_empty() && !bearer_matches(&req, &config.token) {
+        tracing::warn!(peer = ?req.peer_addr(), "metrics scrape with a wrong or missing token");
+        return refuse(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+
+    let refreshed = crate::metrics::refresh_queue_gauges(&state.store, &state.pipeline.outbox);
+    if let Err(err) = refreshed {
+        // The last values stay; the rest of the scrape is still worth answering.
+        tracing::warn!(error = %err, "failed to refresh the queue gauges for a scrape");
+    }
+    HttpResponse::Ok()
+        .content_type(CONTENT_TYPE)
+        .body(handle.render())
+}

@@ -1,0 +1,204 @@
+//! `GET /metrics`: counters and histograms move with real pushes, access tokens never
+//! show, and the endpoint keeps to its token and its switch.
+//!
+//! Every app in this test binary shares the process's one recorder, so tests compare a
+//! scrape before and after, or look at labels only their own rules produce.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::support::pipeline::{eventually, text_message, Rig, CUSTOM_SEND};
+use crate::support::push::{self, Push};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Rule files whose names only this file uses, so their labels are this file's alone.
+const METERED_THANKS: &str = r#"
+fn on_user_get_card(event) {
+    send_text(event.openid, "thanks");
+}
+"#;
+const METERED_FAILURE: &str = r#"
+fn on_user_get_card(event) {
+    throw "this rule fails on purpose";
+}
+"#;
+const METERED_ENDLESS: &str = r#"
+fn on_user_get_card(event) {
+    loop { }
+}
+"#;
+
+async fn post(rig: &Rig, push: &Push) -> StatusCode {
+    reqwest::Client::new()
+        .post(rig.server.callback_url(&push.query))
+        .body(push.body.clone())
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn scrape_with(rig: &Rig, token: Option<&str>) -> (StatusCode, String) {
+    let mut request = reqwest::Client::new().get(format!("http://{}/metrics", rig.server.addr));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.text().await.unwrap())
+}
+
+async fn scrape(rig: &Rig) -> String {
+    let (status, text) = scrape_with(rig, None).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    text
+}
+
+/// The value of one series, written exactly as rendered (`name{label="value",...}`);
+/// 0 when the series is not there yet.
+fn sample(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .filter_map(|line| line.strip_prefix(series))
+        .filter_map(|rest| rest.strip_prefix(' '))
+        .map(|value| value.trim().parse::<f64>().unwrap())
+        .next()
+        .unwrap_or(0.0)
+}
+
+fn receipt(openid: &str, code: &str) -> Push {
+    let now = cardbot::clock::now_secs();
+    push::plaintext(&push::user_get_card(openid, "p-card-m", code, now))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_shows_callbacks_rules_api_calls_and_messages_moving() {
+    let rules = [
+        ("metered_thanks.rhai", METERED_THANKS),
+        ("metered_failure.rhai", METERED_FAILURE),
+        ("metered_endless.rhai", METERED_ENDLESS),
+    ];
+    let rig = Rig::start(false, &rules, |config| {
+        config.rules.max_operations = u64::MAX;
+        config.rules.timeout_ms = 20;
+    })
+    .await;
+    rig.wechat.respond_errcodes(CUSTOM_SEND, &[40001, -1, 0]);
+    let before = scrape(&rig).await;
+    let mut bad = receipt("o-metered", "300000000009");
+    bad.query = bad.query.replace("signature=", "signature=0");
+
+    post(&rig, &push::plaintext(&text_message("o-metered", "hi", 31))).await;
+    let push = receipt("o-metered", "300000000001");
+    post(&rig, &push).await;
+    post(&rig, &push).await;
+    let refused = post(&rig, &bad).await;
+    eventually("the message is sent", WAIT, || {
+        rig.wechat.hits(CUSTOM_SEND) >= 3 && rig.server.app.outbox.is_empty()
+    })
+    .await;
+    let after = scrape(&rig).await;
+
+    assert_eq!(refused, StatusCode::UNAUTHORIZED);
+    let moved = |series: &str| sample(&after, series) - sample(&before, series);
+    assert!(moved(r#"cardbot_callbacks_total{result="accepted"}"#) >= 2.0);
+    assert!(moved(r#"cardbot_callbacks_total{result="duplicate"}"#) >= 1.0);
+    assert!(moved(r#"cardbot_callbacks_total{result="bad_signature"}"#) >= 1.0);
+    assert!(moved("cardbot_dedup_hits_total") >= 1.0);
+    assert!(moved("cardbot_callback_duration_seconds_count") >= 4.0);
+    assert!(moved(r#"cardbot_callback_duration_seconds_bucket{le="5"}"#) >= 4.0);
+    assert!(after.contains(r#"cardbot_callback_duration_seconds_bucket{le="0.005"}"#));
+    assert!(after.contains(r#"cardbot_callback_duration_seconds_bucket{le="10"}"#));
+    let rule = |name: &str, result: &str| {
+        sample(
+            &after,
+            &format!(r#"cardbot_rule_evaluations_total{{rule="{name}",result="{result}"}}"#),
+        )
+    };
+    assert_eq!(rule("metered_thanks", "ok"), 1.0);
+    assert_eq!(rule("metered_failure", "error"), 1.0);
+    assert_eq!(rule("metered_endless", "timeout"), 1.0);
+    assert_eq!(
+        sample(
+            &after,
+            r#"cardbot_rule_duration_seconds_count{rule="metered_thanks"}"#
+        ),
+        1.0
+    );
+    let send = "cgi-bin/message/custom/send";
+    let api = |errcode: &str| {
+        format!(r#"cardbot_api_calls_total{{endpoint="{send}",errcode="{errcode}"}}"#)
+    };
+    assert!(moved(&api("40001")) >= 1.0);
+    assert!(moved(&api("-1")) >= 1.0);
+    assert!(moved(&api("0")) >= 1.0);
+    let fetches = r#"cardbot_token_fetches_total{cause="invalidated",result="ok"}"#;
+    assert!(moved(fetches) >= 1.0);
+    assert!(moved(r#"cardbot_messages_total{outcome="retried"}"#) >= 1.0);
+    assert!(moved(r#"cardbot_messages_total{outcome="sent"}"#) >= 1.0);
+    assert!(moved(r#"cardbot_events_handled_total{kind="user_get_card"}"#) >= 1.0);
+    assert!(after.contains(r#"cardbot_build_info{version=""#));
+    assert!(after.contains("# HELP cardbot_outbox_depth"));
+    assert!(after.contains(r#"cardbot_outbox_depth{state="held"}"#));
+    assert!(after.contains("cardbot_inbox_oldest_age_seconds"));
+    assert!(
+        !after.contains("fake-token-"),
+        "an access token leaked into the scrape"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_moves_the_revision_gauge_and_a_broken_one_is_counted() {
+    let rig = Rig::start(false, &[("metered_reload.rhai", METERED_THANKS)], |_| {}).await;
+    let rules = &rig.server.app.rules;
+    let first = rules.active().revision.clone();
+    let before = scrape(&rig).await;
+    let dir = rig.server.config.rules.dir.clone();
+
+    std::fs::write(dir.join("metered_reload.rhai"), "fn on_text(e) { }").unwrap();
+    let second = rules.reload_async().await.unwrap().revision;
+    std::fs::write(dir.join("metered_broken.rhai"), "fn on_text(e) {").unwrap();
+    let refused = rules.reload_async().await;
+    let after = scrape(&rig).await;
+
+    assert!(refused.is_err());
+    let revision = |revision: &str| {
+        sample(
+            &after,
+            &format!(r#"cardbot_rules_revision_info{{revision="{revision}"}}"#),
+        )
+    };
+    assert_eq!(revision(&first), 0.0);
+    assert_eq!(revision(&second), 1.0);
+    let moved = |series: &str| sample(&after, series) - sample(&before, series);
+    assert!(moved(r#"cardbot_rule_reloads_total{result="ok"}"#) >= 1.0);
+    assert!(moved(r#"cardbot_rule_reloads_total{result="rejected"}"#) >= 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_needs_the_configured_bearer_token() {
+    let rig = Rig::start(false, &[], |config| {
+        config.metrics.token = "scrape-token".to_string();
+    })
+    .await;
+
+    let (missing, _) = scrape_with(&rig, None).await;
+    let (wrong, _) = scrape_with(&rig, Some("scrape-tokem")).await;
+    let (right, text) = scrape_with(&rig, Some("scrape-token")).await;
+
+    assert_eq!(missing, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong, StatusCode::UNAUTHORIZED);
+    assert_eq!(right, StatusCode::OK);
+    assert!(text.contains("cardbot_build_info"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_switched_off_answer_not_found() {
+    let rig = Rig::start(false, &[], |config| config.metrics.enabled = false).await;
+
+    let (status, _) = scrape_with(&rig, None).await;
+
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
