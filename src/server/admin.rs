@@ -1,6 +1,6 @@
-//! `/admin`: rules status, reload and rollback, the outbox and its dead letters, and
-//! the decision log. Off unless `[admin] token` is set; loopback only unless
-//! `allow_remote`; every request carries the token as a bearer token.
+//! `/admin`: rules status, reload and rollback, the outbox and its dead letters, the
+//! decision log and the dashboard. Off unless `[admin] token` is set; loopback only
+//! unless `allow_remote`; every data request carries the token as a bearer token.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, Scope};
@@ -8,15 +8,17 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use super::AppState;
+use super::{dashboard, AppState};
 use crate::clock;
+use crate::pipeline::outbox::{EntryState, OutboxEntry};
 
 /// How many entries a listing answers unless asked for fewer.
 const DEFAULT_LIMIT: usize = 100;
 
 /// The routes under /admin.
 pub fn scope() -> Scope {
-    web::scope("/admin")
+    let scope = web::scope("/admin");
+    dashboard::routes(scope)
         .route("/rules", web::get().to(rules_status))
         .route("/rules/reload", web::post().to(rules_reload))
         .route("/rules/rollback", web::post().to(rules_rollback))
@@ -29,8 +31,33 @@ pub fn scope() -> Scope {
         .route("/decisions", web::get().to(decisions))
 }
 
-/// Why an admin request is refused.
+/// Why an admin request is refused: [`check_reachable`], then the bearer token.
 pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Box<HttpResponse>> {
+    check_reachable(req, state)?;
+
+    let given = req
+        .headers()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(given.as_bytes().ct_eq(state.admin.token.as_bytes())) {
+        Ok(())
+    } else {
+        tracing::warn!(peer = ?req.peer_addr(), "admin request with a wrong or missing token");
+        Err(Box::new(refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token",
+        )))
+    }
+}
+
+/// Why a request may not even reach /admin: admin is off (404), or the peer is not
+/// loopback and `allow_remote` is off (403). The dashboard's static files need no more.
+pub(crate) fn check_reachable(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(), Box<HttpResponse>> {
     let admin = &state.admin;
     if admin.token.is_empty() {
         return Err(Box::new(refuse(
@@ -45,22 +72,7 @@ pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Box<H
             "admin answers loopback only unless [admin] allow_remote = true",
         )));
     }
-
-    let given = req
-        .headers()
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if bool::from(given.as_bytes().ct_eq(admin.token.as_bytes())) {
-        Ok(())
-    } else {
-        tracing::warn!(peer = ?req.peer_addr(), "admin request with a wrong or missing token");
-        Err(Box::new(refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token",
-        )))
-    }
+    Ok(())
 }
 
 fn refuse(status: StatusCode, reason: &str) -> HttpResponse {
@@ -140,11 +152,25 @@ async fn outbox(
                 "pending": entries.len(),
                 "dead_letters": outbox.dead_len(),
                 "oldest_pending_age_secs": oldest_ms.map(|ms| (clock::now_ms() - ms) / 1000),
+                "by_state": count_by_state(&entries),
                 "entries": entries.into_iter().take(limit).collect::<Vec<_>>(),
             }))
         }
         Err(err) => failed(err),
     }
+}
+
+/// How many pending entries are ready, held for a window, or in an unknown outcome.
+fn count_by_state(entries: &[OutboxEntry]) -> serde_json::Value {
+    let (mut ready, mut held, mut sending) = (0, 0, 0);
+    for entry in entries {
+        match entry.state {
+            EntryState::Ready => ready += 1,
+            EntryState::Held { .. } => held += 1,
+            EntryState::Sending => sending += 1,
+        }
+    }
+    json!({ "ready": ready, "held": held, "sending": sending })
 }
 
 async fn dead_letters(

@@ -2,6 +2,7 @@
 
 pub(crate) mod admin;
 mod callback;
+mod dashboard;
 mod error;
 mod health;
 
