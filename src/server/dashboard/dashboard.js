@@ -14,6 +14,11 @@
     funnel_engaged: "Viewed or entered", funnel_redeemed: "Redeemed",
     sent: "Sent", held: "Held", suppressed: "Suppressed", failed: "Failed",
   };
+  const METRIC_COLORS = {
+    received: "#2563eb", viewed: "#0891b2", entered: "#f59e0b", redeemed: "#16a34a",
+    funnel_engaged: "#0891b2", funnel_redeemed: "#16a34a",
+    sent: "#16a34a", held: "#f59e0b", suppressed: "#64748b", failed: "#dc2626",
+  };
   const charts = {};
 
   /** The admin API refused the token: the page asks for it again. */
@@ -107,7 +112,7 @@
   }
 
   function formatTime(unixSecs) {
-    return unixSecs ? new Date(unixSecs * 1000).toLocaleString("en-GB") : "–";
+    return unixSecs ? new Date(unixSecs * 1000).toLocaleString("sv-SE") : "–";
   }
 
   function percent(part, whole) {
@@ -186,7 +191,7 @@
 
     const empty = chart.data.labels.length === 0;
     const data = section.querySelector(".chart-data");
-    data.replaceChildren(empty ? emptyNote() : chartTable(chart, options.caption));
+    data.replaceChildren(empty ? emptyNote() : tableOf(chart, options));
     section.querySelector("p.error").textContent = "";
 
     section.dataset.rendered = JSON.stringify({
@@ -194,6 +199,19 @@
       datasets: chart.data.datasets.map((d) => ({ label: d.label, data: d.data })),
       drawn: hasDrawn(canvas),
     });
+  }
+
+  /** The chart's table; a long one is folded under a summary line. */
+  function tableOf(chart, options) {
+    const table = chartTable(chart, options.caption);
+    if (!options.folded) {
+      return table;
+    }
+    const details = document.createElement("details");
+    const summary = document.createElement("summary");
+    summary.textContent = `${options.caption}: the numbers`;
+    details.append(summary, table);
+    return details;
   }
 
   function emptyNote() {
@@ -214,12 +232,16 @@
     delete section.dataset.rendered;
   }
 
+  function metricColor(metric, index) {
+    return METRIC_COLORS[metric] || COLORS[index % COLORS.length];
+  }
+
   function series(metrics, rows, pick) {
     return metrics.map((metric, index) => ({
       label: metricName(metric),
       data: rows.map((row) => pick(row, metric)),
-      backgroundColor: COLORS[index % COLORS.length],
-      borderColor: COLORS[index % COLORS.length],
+      backgroundColor: metricColor(metric, index),
+      borderColor: metricColor(metric, index),
     }));
   }
 
@@ -257,7 +279,7 @@
         datasets: [{
           label: "Receipts",
           data: stages.map((stage) => totals[stage] || 0),
-          backgroundColor: [COLORS[0], COLORS[2], COLORS[1]],
+          backgroundColor: stages.map(metricColor),
         }],
       },
       options: {
@@ -311,10 +333,20 @@
         labels: stats.rows.map((row) => row.key),
         datasets: series(metrics, stats.rows, (row, metric) => row.counts[metric]),
       },
-      options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
-    }, { caption: "Daily trend" });
+      options: {
+        scales: {
+          x: { ticks: { maxRotation: 0, callback: shortDay } },
+          y: { beginAtZero: true, ticks: { precision: 0 } },
+        },
+      },
+    }, { caption: "Daily trend", folded: true });
     setText("day-note",
       `Per calendar day in ${stats.timezone}, ${stats.since} to ${stats.until}.`);
+  }
+
+  /** An axis tick of the daily trend: `11-04` for `2026-11-04`. */
+  function shortDay(value) {
+    return this.getLabelForValue(value).slice(5);
   }
 
   function renderRuleMessages(stats) {
@@ -350,8 +382,8 @@
 
     const table = simpleTable("Loaded rules",
       ["Rule", "Handlers", "Evaluations", "Errors"],
-      status.rules.map((rule) => [rule.name, rule.handlers.join(", "),
-        formatNumber(rule.evaluations), formatNumber(rule.errors)]));
+      status.rules.map((rule) => [rule.name, rule.handlers.join(", "), rule.evaluations,
+        rule.errors]));
     document.getElementById("rules-table").replaceChildren(table);
   }
 
@@ -392,21 +424,26 @@
       : emptyNote());
   }
 
+  /** A table of text; number cells are formatted and aligned right. */
   function simpleTable(caption, headings, rows) {
     const table = document.createElement("table");
+    table.className = "listing";
     table.createCaption().textContent = caption;
     const head = table.createTHead().insertRow();
-    for (const heading of headings) {
+    headings.forEach((heading, index) => {
       const th = document.createElement("th");
       th.scope = "col";
       th.textContent = heading;
+      th.className = rows.length && typeof rows[0][index] === "number" ? "num" : "";
       head.appendChild(th);
-    }
+    });
     const body = table.createTBody();
     for (const cells of rows) {
       const row = body.insertRow();
       for (const cell of cells) {
-        row.insertCell().textContent = cell;
+        const td = row.insertCell();
+        td.textContent = typeof cell === "number" ? formatNumber(cell) : cell;
+        td.className = typeof cell === "number" ? "num" : "";
       }
     }
     return table;
@@ -441,7 +478,9 @@
 
     const work = jobs();
     const answers = await Promise.allSettled(work.map((job) => getJson(job.path)));
-    const refused = answers.find((a) => a.status === "rejected" && a.reason instanceof Unauthorized);
+    const refused = answers.find(
+      (answer) => answer.status === "rejected" && answer.reason instanceof Unauthorized,
+    );
     if (refused) {
       showLogin(refused.reason.message);
       return;
