@@ -10,6 +10,7 @@ mod crash_pipeline;
 mod pipeline;
 mod rules;
 mod sandbox;
+mod stats;
 mod support;
 mod tools;
 mod walkthrough;
