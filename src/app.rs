@@ -19,6 +19,7 @@ use crate::pipeline::{DecisionLog, HeldCards, Pressure, PressurePolicy, Windows}
 use crate::rules::{history, memory, Rules};
 use crate::sandbox::Sandbox;
 use crate::server::{AppState, CallbackSettings, PipelineHandles, Server};
+use crate::stats::Stats;
 use crate::store::Store;
 
 /// How often the worker rescans the inbox when nothing wakes it.
@@ -36,6 +37,7 @@ pub struct App {
     pub decisions: DecisionLog,
     pub windows: Windows,
     pub held_cards: HeldCards,
+    pub stats: Stats,
     pub server: Server,
     /// The stand-in for WeChat's API, when `[sandbox] enabled`.
     pub sandbox: Option<Sandbox>,
@@ -58,6 +60,7 @@ impl App {
         let pressure = Pressure::open(&db, policy)?;
         let decisions = DecisionLog::open(&db)?;
         let outbox = Outbox::open(&db)?;
+        let stats = Stats::open(&db, &config.stats)?;
 
         let lookups = ApiLookups::new(
             client.clone(),
@@ -84,6 +87,7 @@ impl App {
                 windows: windows.clone(),
                 pressure: pressure.clone(),
                 decisions: decisions.clone(),
+                stats: stats.clone(),
                 client: client.clone(),
             },
             config.dispatcher.clone(),
@@ -108,6 +112,7 @@ impl App {
                 memory: db.open_tree(memory::MEMORY_TREE)?,
                 history: db.open_tree(history::HISTORY_TREE)?,
                 replies: replies.clone(),
+                stats: stats.clone(),
                 dispatcher: dispatcher.waker(),
             },
             config.worker.clone(),
@@ -119,6 +124,7 @@ impl App {
             outbox: outbox.clone(),
             decisions: decisions.clone(),
             replies,
+            stats: stats.clone(),
             worker: worker.waker(),
             dispatcher: dispatcher.waker(),
         };
@@ -143,6 +149,7 @@ impl App {
             decisions.clone(),
             windows.clone(),
             pressure,
+            stats.clone(),
             config.clone(),
         ));
 
@@ -154,6 +161,7 @@ impl App {
             decisions,
             windows,
             held_cards,
+            stats,
             server,
             sandbox,
             _watcher: watcher,
@@ -176,12 +184,14 @@ fn start_sandbox(config: &Config) -> anyhow::Result<Option<Sandbox>> {
     Ok(Some(sandbox))
 }
 
-/// Drops what has outlived its retention: dedup keys, decisions, windows, counters.
+/// Drops what has outlived its retention: dedup keys, decisions, windows, counters,
+/// statistics receipts.
 async fn prune(
     store: Store,
     decisions: DecisionLog,
     windows: Windows,
     pressure: Pressure,
+    stats: Stats,
     config: Config,
 ) {
     let mut ticker = tokio::time::interval(PRUNE_INTERVAL);
@@ -209,6 +219,10 @@ async fn prune(
             (
                 "contact counters",
                 pressure.prune(now - 3 * 86_400).map_err(|e| e.to_string()),
+            ),
+            (
+                "statistics receipts",
+                stats.prune_receipts(now).map_err(|e| e.to_string()),
             ),
         ];
         for (what, result) in results {

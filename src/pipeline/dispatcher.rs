@@ -18,6 +18,7 @@ use super::{CloseReason, DecisionLog, PipelineError, Pressure, Verdict, Windows}
 use crate::api::{ApiError, Client, ErrorClass};
 use crate::clock;
 use crate::config::DispatcherConfig;
+use crate::stats::{MessageOutcome, Stats};
 use crate::store::Store;
 
 /// How many outbox entries one scan looks at, so a large backlog costs a bounded
@@ -37,6 +38,8 @@ pub struct DispatcherParts {
     pub windows: Windows,
     pub pressure: Pressure,
     pub decisions: DecisionLog,
+    /// Per-rule message counters, written with each outcome.
+    pub stats: Stats,
     pub client: Client,
 }
 
@@ -275,7 +278,13 @@ impl Dispatcher {
             (WhenClosed::Hold, _) => {
                 if !matches!(entry.state, EntryState::Held { .. }) {
                     entry.state = EntryState::Held { since_ms: now_ms };
-                    self.parts.outbox.put(entry)?;
+                    if !self
+                        .parts
+                        .outbox
+                        .hold(entry, &self.parts.stats, now_ms / 1000)?
+                    {
+                        return Ok(Some(Attempt::Deferred));
+                    }
                     tracing::info!(
                         outbox_id = entry.id,
                         openid = entry.outgoing.openid(),
@@ -349,10 +358,11 @@ impl Dispatcher {
 
     fn sent(&self, entry: OutboxEntry) -> Result<Attempt, PipelineError> {
         let openid = entry.outgoing.openid();
-        self.parts.outbox.remove(entry.id)?;
+        let now = clock::now_secs();
         self.parts
-            .pressure
-            .record(openid, &entry.rule, clock::now_secs())?;
+            .outbox
+            .remove_sent(&entry, &self.parts.stats, now)?;
+        self.parts.pressure.record(openid, &entry.rule, now)?;
         tracing::info!(
             outbox_id = entry.id,
             openid,
@@ -447,12 +457,20 @@ impl Dispatcher {
         errcode: Option<i64>,
         detail: String,
     ) -> Result<(), PipelineError> {
-        self.parts.outbox.bury(&DeadLetter {
+        // Delivery policy dropping a message is a suppression; anything else a failure.
+        let suppressed = reason == DeadReason::Suppressed
+            || (reason == DeadReason::WindowClosed && entry.when_closed == WhenClosed::Drop);
+        let outcome = match suppressed {
+            true => MessageOutcome::Suppressed,
+            false => MessageOutcome::Failed,
+        };
+        let letter = DeadLetter {
             entry,
             reason,
             errcode,
             detail,
             at_ms: clock::now_ms(),
-        })
+        };
+        self.parts.outbox.bury(&letter, &self.parts.stats, outcome)
     }
 }

@@ -1,6 +1,6 @@
 //! `/admin`: rules status, reload and rollback, the outbox and its dead letters, the
-//! decision log and the dashboard. Off unless `[admin] token` is set; loopback only
-//! unless `allow_remote`; every data request carries the token as a bearer token.
+//! decision log, the statistics and the dashboard. Off unless `[admin] token` is set;
+//! loopback only unless `allow_remote`; every data request carries the bearer token.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, Scope};
@@ -11,6 +11,8 @@ use subtle::ConstantTimeEq;
 use super::{dashboard, AppState};
 use crate::clock;
 use crate::pipeline::outbox::{EntryState, OutboxEntry};
+use crate::stats::query::QueryParams;
+use crate::stats::StatsQuery;
 
 /// How many entries a listing answers unless asked for fewer.
 const DEFAULT_LIMIT: usize = 100;
@@ -29,6 +31,7 @@ pub fn scope() -> Scope {
             web::post().to(retry_dead_letter),
         )
         .route("/decisions", web::get().to(decisions))
+        .route("/stats", web::get().to(stats))
 }
 
 /// Why an admin request is refused: [`check_reachable`], then the bearer token.
@@ -230,6 +233,31 @@ async fn decisions(
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     match state.pipeline.decisions.by_openid(openid, limit) {
         Ok(entries) => HttpResponse::Ok().json(json!({ "openid": openid, "decisions": entries })),
+        Err(err) => failed(err),
+    }
+}
+
+/// `GET /admin/stats`: the counters by channel, source, staff, location, day or rule.
+async fn stats(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Err(refused) = authorize(&req, &state) {
+        return *refused;
+    }
+    // Parsed by hand rather than by an extractor, so a bad parameter answers JSON.
+    let params = match web::Query::<QueryParams>::from_query(req.query_string()) {
+        Ok(params) => params.into_inner(),
+        Err(err) => return refuse(StatusCode::BAD_REQUEST, &format!("bad query: {err}")),
+    };
+    let stats = &state.pipeline.stats;
+    let today = stats.day_of(clock::now_secs());
+    let query = match StatsQuery::parse(&params, today) {
+        Ok(query) => query,
+        Err(err) => return refuse(StatusCode::BAD_REQUEST, &err.to_string()),
+    };
+
+    let stats = stats.clone();
+    match web::block(move || stats.query(&query)).await {
+        Ok(Ok(report)) => HttpResponse::Ok().json(report),
+        Ok(Err(err)) => failed(err),
         Err(err) => failed(err),
     }
 }

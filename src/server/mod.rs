@@ -73,6 +73,8 @@ pub struct PipelineHandles {
     pub decisions: DecisionLog,
     /// Callback requests waiting for their event's passive reply.
     pub replies: ReplyWaiters,
+    /// Channel statistics, for `/admin/stats`.
+    pub stats: crate::stats::Stats,
     /// Wakes the worker when an event was stored.
     pub worker: Arc<Notify>,
     /// Wakes the dispatcher when a dead letter is retried.

@@ -11,6 +11,7 @@ mod dashboard;
 mod pipeline;
 mod rules;
 mod sandbox;
+mod stats;
 mod support;
 mod tools;
 mod walkthrough;
