@@ -49,16 +49,14 @@ struct Planned {
     twice: bool,
 }
 
+/// Per channel, per metric, the count the distinct events add up to.
+type Expected = BTreeMap<String, BTreeMap<&'static str, u64>>;
+
 /// Every code is received; some carry no channel tag, half are viewed, a third are
 /// redeemed. Each poster sends its own users' events, in order.
-fn plan(
-    create_time: i64,
-) -> (
-    Vec<Vec<Planned>>,
-    BTreeMap<String, BTreeMap<&'static str, u64>>,
-) {
+fn plan(create_time: i64) -> (Vec<Vec<Planned>>, Expected) {
     let mut posters: Vec<Vec<Planned>> = (0..POSTERS).map(|_| Vec::new()).collect();
-    let mut expected: BTreeMap<String, BTreeMap<&'static str, u64>> = BTreeMap::new();
+    let mut expected = Expected::new();
 
     for n in 0..CODES {
         let user = n % USERS;
