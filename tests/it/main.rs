@@ -7,6 +7,7 @@ mod api;
 mod callback;
 mod crash;
 mod crash_pipeline;
+mod crash_stats;
 mod dashboard;
 mod pipeline;
 mod rules;

@@ -171,3 +171,55 @@ async fn admin_stats_refuses_bad_parameters_with_what_to_fix() {
     );
     assert_eq!(no_token.status(), 401);
 }
+
+/// Runs the real binary's `stats` against the rig's server, off the async runtime.
+async fn cardbot_stats(rig: &Rig, dir: &std::path::Path, args: &[&str]) -> String {
+    let config = dir.join("cli.toml");
+    let text = format!(
+        "[server]\nlisten = \"{}\"\n[wechat]\ntoken = \"t\"\n[admin]\ntoken = \"{ADMIN}\"\n",
+        rig.server.addr
+    );
+    std::fs::write(&config, text).unwrap();
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cardbot"))
+            .arg("--config")
+            .arg(&config)
+            .arg("stats")
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "cardbot stats failed: {stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cardbot_stats_prints_a_table_csv_and_the_endpoints_json() {
+    let rig = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    post_history(&rig).await;
+
+    let table = cardbot_stats(&rig, dir.path(), &["--card", CARD, "--by", "source"]).await;
+    let csv = cardbot_stats(&rig, dir.path(), &["--by", "location", "--format", "csv"]).await;
+    let json = cardbot_stats(&rig, dir.path(), &["--by", "rule", "--format", "json"]).await;
+
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].ends_with(&format!("(Asia/Shanghai), card {CARD}")),
+        "{table}"
+    );
+    assert_eq!(lines[1], "source              redeemed");
+    assert_eq!(lines[2], "(none)                     1");
+    assert_eq!(lines[3], "FROM_MOBILE_HELPER         1");
+    assert_eq!(lines[4], "total                      2");
+    assert_eq!(
+        csv,
+        "location,label,redeemed\n(none),,1\n42,North Store,1\n"
+    );
+    let printed: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(printed, rig.admin_get("/admin/stats?by=rule").await);
+}
