@@ -1,4 +1,4 @@
-//! The statistics dashboard at `/admin/`: a static page, its script, style and the
+//! The statistics dashboard at `/admin/`: a static page, its scripts, style and the
 //! vendored Chart.js, all embedded in the binary so that it works with no internet.
 
 use std::sync::OnceLock;
@@ -35,7 +35,12 @@ const INDEX: Asset = Asset {
 };
 
 /// What `/admin/assets/{name}` serves.
-const ASSETS: [Asset; 4] = [
+const ASSETS: [Asset; 5] = [
+    Asset {
+        name: "charts.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("dashboard/charts.js"),
+    },
     Asset {
         name: "dashboard.js",
         content_type: "text/javascript; charset=utf-8",

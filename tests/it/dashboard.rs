@@ -280,6 +280,7 @@ async fn assets_have_their_content_types_and_revalidate_with_their_entity_tag() 
     let get = |path: &str| http.get(page_url(&server, path)).send();
 
     let script = get("/assets/dashboard.js").await.unwrap();
+    let drawing = get("/assets/charts.js").await.unwrap();
     let style = get("/assets/dashboard.css").await.unwrap();
     let chart = get("/assets/chart.umd.min.js").await.unwrap();
     let missing = get("/assets/nope.js").await.unwrap();
