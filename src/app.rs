@@ -67,7 +67,8 @@ impl App {
             held_cards.clone(),
             config.worker.held_cards_fresh_secs,
             tokio::runtime::Handle::current(),
-        );
+        )
+        .with_stats(stats.clone());
         let rules = Rules::open_with_windows(
             &config.rules,
             &db,

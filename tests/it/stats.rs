@@ -223,3 +223,38 @@ async fn cardbot_stats_prints_a_table_csv_and_the_endpoints_json() {
     let printed: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(printed, rig.admin_get("/admin/stats?by=rule").await);
 }
+
+const COUNT_THE_POSTER: &str = r#"
+fn on_user_get_card(event) {
+    let poster = stats_channel(event.card_id, "poster", 1);
+    send_text(event.openid, `poster receipts before this one: ${poster.received}`);
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_reads_the_live_counters_of_a_channel() {
+    let rules = [("count.rhai", COUNT_THE_POSTER)];
+    let rig = Rig::start(false, &rules, |config| config.rules.lookup_cache_secs = 0).await;
+    post(&rig, &text_message("o-stats", "hello", 8)).await;
+    let poster = |fields: &mut EventFields| fields.outer_str = Some("poster".to_string());
+
+    for code in ["c1", "c2"] {
+        post(&rig, &card_event("user_get_card", code, poster)).await;
+        eventually("the receipt is handled", WAIT, || {
+            rig.server.store.inbox_len() == 0
+        })
+        .await;
+    }
+
+    eventually("both messages are sent", WAIT, || {
+        rig.sent_texts().len() == 2
+    })
+    .await;
+    assert_eq!(
+        rig.sent_texts(),
+        [
+            "poster receipts before this one: 0",
+            "poster receipts before this one: 1"
+        ]
+    );
+}
