@@ -297,6 +297,10 @@ async fn assets_have_their_content_types_and_revalidate_with_their_entity_tag() 
         "text/javascript; charset=utf-8"
     );
     assert_eq!(
+        drawing.headers()[header::CONTENT_TYPE],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(
         style.headers()[header::CONTENT_TYPE],
         "text/css; charset=utf-8"
     );
