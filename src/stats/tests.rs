@@ -254,7 +254,9 @@ fn old_receipts_are_pruned() {
     record(&stats, &received("c2", "a", NOON));
 
     let removed = stats.prune_receipts(NOON).unwrap();
+    let within_the_hour = stats.prune_receipts(NOON + 60).unwrap();
 
     assert_eq!(removed, 1);
+    assert_eq!(within_the_hour, 0);
     assert_eq!(stats.receipts_tree().len(), 1);
 }

@@ -258,3 +258,32 @@ async fn a_rule_reads_the_live_counters_of_a_channel() {
         ]
     );
 }
+
+/// The dropped message first: a held one keeps the user's later messages waiting.
+const HOLD_AND_DROP: &str = r#"
+fn on_user_get_card(event) {
+    send_text(event.openid, "only now or never", #{ when_closed: "drop" });
+    send_text(event.openid, "kept for later", #{ when_closed: "hold" });
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_and_a_dropped_message_count_as_held_and_suppressed() {
+    let rig = Rig::start(false, &[("closed.rhai", HOLD_AND_DROP)], |_| {}).await;
+
+    post(&rig, &card_event("user_get_card", "c1", |_| {})).await;
+
+    let started = std::time::Instant::now();
+    let closed = loop {
+        let by_rule = rig.admin_get("/admin/stats?by=rule").await;
+        let counts = by_rule["rows"][0]["counts"].clone();
+        if counts["held"] == 1 && counts["suppressed"] == 1 {
+            break counts;
+        }
+        assert!(started.elapsed() < WAIT, "outcomes not counted: {by_rule}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(closed["sent"], 0);
+    assert_eq!(closed["failed"], 0);
+    assert_eq!(rig.server.app.outbox.len(), 1);
+}
