@@ -23,6 +23,8 @@ pub use outcome::MessageOutcome;
 pub use query::{By, ChannelStats, Report, Row, StatsQuery};
 
 /// Tree of counters: big-endian u64 values under the keys of [`key`].
+// TODO: prune counters older than a retention, because they are kept for ever now;
+// each is a few dozen bytes per card, day, channel and metric.
 pub const COUNTERS_TREE: &str = "stats.counters";
 /// Tree of receipts: `card_id 0 code` → JSON [`receipt::Receipt`].
 pub const RECEIPTS_TREE: &str = "stats.receipts";
