@@ -194,14 +194,15 @@ fn message_outcomes_count_per_rule() {
     let stats = stats();
     let tree = stats.counters_tree();
 
-    for outcome in [
+    let outcomes = [
         MessageOutcome::Sent,
         MessageOutcome::Sent,
         MessageOutcome::Failed,
-    ] {
+    ];
+    for outcome in outcomes {
         tree.transaction(|tx| {
-            stats
-                .record_outcome_tx::<ConflictableTransactionError<()>>(tx, "welcome", outcome, NOON)
+            type Never = ConflictableTransactionError<()>;
+            stats.record_outcome_tx::<Never>(tx, "welcome", outcome, NOON)
         })
         .unwrap();
     }
