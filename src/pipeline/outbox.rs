@@ -196,8 +196,9 @@ impl Outbox {
         result.map_err(from_transaction)
     }
 
-    /// Marks an entry held and counts it, atomically, unless it is held already or
-    /// gone; whether it was marked.
+    /// Marks a ready entry held and counts it, atomically; whether it was marked.
+    // TODO: count a message held only once, because one released when a window opens
+    // that finds the window closed again is held and counted again.
     pub fn hold(
         &self,
         entry: &OutboxEntry,
@@ -210,10 +211,9 @@ impl Outbox {
             &(&self.entries, stats.counters_tree()),
             |(entries, counters)| {
                 let current: Option<OutboxEntry> = load_tx(entries, OUTBOX_TREE, &key)?;
-                let Some(current) = current else {
-                    return Ok(false);
-                };
-                if matches!(current.state, EntryState::Held { .. }) {
+                // Only a ready entry is held: one held already, claimed by another
+                // send, or gone was settled elsewhere.
+                if current.is_none_or(|current| current.state != EntryState::Ready) {
                     return Ok(false);
                 }
                 entries.insert(&key, value.clone())?;

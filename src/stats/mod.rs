@@ -9,6 +9,9 @@ pub mod query;
 pub mod receipt;
 pub mod table;
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
 use chrono::{DateTime, Days, NaiveDate};
 use chrono_tz::Tz;
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
@@ -20,6 +23,8 @@ pub use outcome::MessageOutcome;
 pub use query::{By, ChannelStats, Report, Row, StatsQuery};
 
 /// Tree of counters: big-endian u64 values under the keys of [`key`].
+// TODO: prune counters older than a retention, because they are kept for ever now;
+// each is a few dozen bytes per card, day, channel and metric.
 pub const COUNTERS_TREE: &str = "stats.counters";
 /// Tree of receipts: `card_id 0 code` → JSON [`receipt::Receipt`].
 pub const RECEIPTS_TREE: &str = "stats.receipts";
@@ -40,7 +45,13 @@ pub struct Stats {
     receipts: sled::Tree,
     time_zone: Tz,
     receipt_retention_secs: i64,
+    /// When receipts were last pruned, unix seconds: a prune reads every receipt, so
+    /// it runs at most once per [`RECEIPT_PRUNE_INTERVAL_SECS`].
+    receipts_pruned_at: Arc<AtomicI64>,
 }
+
+/// How often receipts are pruned at most, in seconds.
+pub const RECEIPT_PRUNE_INTERVAL_SECS: i64 = 3600;
 
 impl Stats {
     /// Opens the trees in `db`, validating `[stats]`.
@@ -50,6 +61,7 @@ impl Stats {
             receipts: db.open_tree(RECEIPTS_TREE)?,
             time_zone: config.time_zone()?,
             receipt_retention_secs: (config.receipt_retention_days as i64) * 86_400,
+            receipts_pruned_at: Arc::new(AtomicI64::new(0)),
         })
     }
 
@@ -118,8 +130,14 @@ impl Stats {
         query::channel(self, card, channel, since, until)
     }
 
-    /// Removes receipts older than `[stats] receipt_retention_days`.
+    /// Removes receipts older than `[stats] receipt_retention_days`, unless receipts
+    /// were pruned within the last hour.
     pub fn prune_receipts(&self, now: i64) -> Result<usize, StatsError> {
+        let last = self.receipts_pruned_at.load(Ordering::Relaxed);
+        if now - last < RECEIPT_PRUNE_INTERVAL_SECS {
+            return Ok(0);
+        }
+        self.receipts_pruned_at.store(now, Ordering::Relaxed);
         receipt::prune(&self.receipts, now - self.receipt_retention_secs)
     }
 }

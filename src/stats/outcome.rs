@@ -3,6 +3,8 @@
 use super::counters::metric;
 
 /// One message's outcome; each is counted once, where the outbox records it.
+// TODO: count outcomes per card too, because an outbox entry does not carry the card
+// of the event that chose it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageOutcome {
     /// WeChat accepted it.

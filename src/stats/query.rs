@@ -365,15 +365,15 @@ fn first_card_from(tree: &sled::Tree, after: &str) -> Result<Option<String>, Sta
     }
 }
 
-/// Adds the rule counters of the query's days to `tallies`.
-fn tally_rules(stats: &Stats, query: &StatsQuery, tallies: &mut Tallies) -> Result<(), StatsError> {
+/// Adds the rule counters of the query's days to `into`.
+fn tally_rules(stats: &Stats, query: &StatsQuery, into: &mut Tallies) -> Result<(), StatsError> {
     let range = key::rule_day_start(query.since)..key::rule_day_end(query.until);
     for item in stats.counters_tree().range(range) {
         let (raw, value) = item?;
         let Some((_, rule, metric)) = key::parse_rule_key(&raw) else {
             continue;
         };
-        *tallies.entry(rule).or_default().entry(metric).or_default() += decode(&value);
+        *into.entry(rule).or_default().entry(metric).or_default() += decode(&value);
     }
     Ok(())
 }

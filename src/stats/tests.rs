@@ -194,14 +194,15 @@ fn message_outcomes_count_per_rule() {
     let stats = stats();
     let tree = stats.counters_tree();
 
-    for outcome in [
+    let outcomes = [
         MessageOutcome::Sent,
         MessageOutcome::Sent,
         MessageOutcome::Failed,
-    ] {
+    ];
+    for outcome in outcomes {
         tree.transaction(|tx| {
-            stats
-                .record_outcome_tx::<ConflictableTransactionError<()>>(tx, "welcome", outcome, NOON)
+            type Never = ConflictableTransactionError<()>;
+            stats.record_outcome_tx::<Never>(tx, "welcome", outcome, NOON)
         })
         .unwrap();
     }
@@ -254,7 +255,9 @@ fn old_receipts_are_pruned() {
     record(&stats, &received("c2", "a", NOON));
 
     let removed = stats.prune_receipts(NOON).unwrap();
+    let within_the_hour = stats.prune_receipts(NOON + 60).unwrap();
 
     assert_eq!(removed, 1);
+    assert_eq!(within_the_hour, 0);
     assert_eq!(stats.receipts_tree().len(), 1);
 }

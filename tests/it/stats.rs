@@ -258,3 +258,78 @@ async fn a_rule_reads_the_live_counters_of_a_channel() {
         ]
     );
 }
+
+/// The dropped message first: a held one keeps the user's later messages waiting.
+const HOLD_AND_DROP: &str = r#"
+fn on_user_get_card(event) {
+    send_text(event.openid, "only now or never", #{ when_closed: "drop" });
+    send_text(event.openid, "kept for later", #{ when_closed: "hold" });
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_and_a_dropped_message_count_as_held_and_suppressed() {
+    let rig = Rig::start(false, &[("closed.rhai", HOLD_AND_DROP)], |_| {}).await;
+
+    post(&rig, &card_event("user_get_card", "c1", |_| {})).await;
+
+    let started = std::time::Instant::now();
+    let closed = loop {
+        let by_rule = rig.admin_get("/admin/stats?by=rule").await;
+        let counts = by_rule["rows"][0]["counts"].clone();
+        if counts["held"] == 1 && counts["suppressed"] == 1 {
+            break counts;
+        }
+        assert!(started.elapsed() < WAIT, "outcomes not counted: {by_rule}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(closed["sent"], 0);
+    assert_eq!(closed["failed"], 0);
+    assert_eq!(rig.server.app.outbox.len(), 1);
+}
+
+const POSTER_CAP: &str = r#"
+fn on_user_get_card(event) {
+    if stats_channel(event.card_id, event.outer_str, 1).received >= 100 {
+        send_text(event.openid, "today's poster coupons are all gone");
+    }
+}
+"#;
+
+const POSTER_CAP_SUITE: &str = r#"
+now = 1796270400
+
+[[case]]
+name = "the hundred-and-first poster receipt of the day hears they are gone"
+event = { type = "user_get_card", openid = "o-a", card_id = "p-c", outer_str = "poster" }
+lookups = { stats = [{ card_id = "p-c", channel = "poster", counts = { received = 100 } }] }
+expect_actions = [{ rule = "cap", type = "text", content = "today's poster coupons are all gone" }]
+
+[[case]]
+name = "a quiet day sends nothing"
+event = { type = "user_get_card", openid = "o-a", card_id = "p-c", outer_str = "poster" }
+expect_actions = []
+"#;
+
+#[test]
+fn rule_tests_give_stats_channel_canned_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(rules.join("tests")).unwrap();
+    std::fs::write(rules.join("cap.rhai"), POSTER_CAP).unwrap();
+    std::fs::write(rules.join("tests/cap.toml"), POSTER_CAP_SUITE).unwrap();
+    let config = dir.path().join("config.toml");
+    let text = format!("[wechat]\ntoken = \"t\"\n[rules]\ndir = {rules:?}\nwatch = false\n");
+    std::fs::write(&config, text).unwrap();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cardbot"))
+        .arg("--config")
+        .arg(&config)
+        .arg("test")
+        .output()
+        .unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+}

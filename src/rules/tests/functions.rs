@@ -305,7 +305,8 @@ fn stats_channel_answers_canned_counts() {
         fn on_user_get_card(e) {
             let month = stats_channel(e.card_id, "store_a");
             let today = stats_channel(e.card_id, "store_b", 1);
-            send_text(e.openid, `${month.received} ${month.redeemed} ${today.received} ${month.redeem_secs_avg}`);
+            let avg = month.redeem_secs_avg;
+            send_text(e.openid, `${month.received} ${month.redeemed} ${today.received} ${avg}`);
         }
     "#;
     let h = harness(&[("stats", source)], CANNED);
