@@ -20,6 +20,7 @@ use crate::pipeline::{DecisionLog, HeldCards, Pressure, PressurePolicy, Windows}
 use crate::rules::{history, memory, Rules};
 use crate::sandbox::Sandbox;
 use crate::server::{AppState, CallbackSettings, MetricsEndpoint, PipelineHandles, Server};
+use crate::stats::Stats;
 use crate::store::Store;
 
 /// How often the worker rescans the inbox when nothing wakes it.
@@ -37,6 +38,7 @@ pub struct App {
     pub decisions: DecisionLog,
     pub windows: Windows,
     pub held_cards: HeldCards,
+    pub stats: Stats,
     pub server: Server,
     /// The stand-in for WeChat's API, when `[sandbox] enabled`.
     pub sandbox: Option<Sandbox>,
@@ -63,13 +65,15 @@ impl App {
         let pressure = Pressure::open(&db, policy)?;
         let decisions = DecisionLog::open(&db)?;
         let outbox = Outbox::open(&db)?;
+        let stats = Stats::open(&db, &config.stats)?;
 
         let lookups = ApiLookups::new(
             client.clone(),
             held_cards.clone(),
             config.worker.held_cards_fresh_secs,
             tokio::runtime::Handle::current(),
-        );
+        )
+        .with_stats(stats.clone());
         let rules = Rules::open_with_windows(
             &config.rules,
             &db,
@@ -89,6 +93,7 @@ impl App {
                 windows: windows.clone(),
                 pressure: pressure.clone(),
                 decisions: decisions.clone(),
+                stats: stats.clone(),
                 client: client.clone(),
             },
             config.dispatcher.clone(),
@@ -113,6 +118,7 @@ impl App {
                 memory: db.open_tree(memory::MEMORY_TREE)?,
                 history: db.open_tree(history::HISTORY_TREE)?,
                 replies: replies.clone(),
+                stats: stats.clone(),
                 dispatcher: dispatcher.waker(),
             },
             config.worker.clone(),
@@ -124,6 +130,7 @@ impl App {
             outbox: outbox.clone(),
             decisions: decisions.clone(),
             replies,
+            stats: stats.clone(),
             worker: worker.waker(),
             dispatcher: dispatcher.waker(),
         };
@@ -155,6 +162,7 @@ impl App {
             decisions.clone(),
             windows.clone(),
             pressure,
+            stats.clone(),
             config.clone(),
         ));
 
@@ -166,6 +174,7 @@ impl App {
             decisions,
             windows,
             held_cards,
+            stats,
             server,
             sandbox,
             _watcher: watcher,
@@ -188,12 +197,14 @@ fn start_sandbox(config: &Config) -> anyhow::Result<Option<Sandbox>> {
     Ok(Some(sandbox))
 }
 
-/// Drops what has outlived its retention: dedup keys, decisions, windows, counters.
+/// Drops what has outlived its retention: dedup keys, decisions, windows, counters,
+/// statistics receipts.
 async fn prune(
     store: Store,
     decisions: DecisionLog,
     windows: Windows,
     pressure: Pressure,
+    stats: Stats,
     config: Config,
 ) {
     let mut ticker = tokio::time::interval(PRUNE_INTERVAL);
@@ -221,6 +232,10 @@ async fn prune(
             (
                 "contact counters",
                 pressure.prune(now - 3 * 86_400).map_err(|e| e.to_string()),
+            ),
+            (
+                "statistics receipts",
+                stats.prune_receipts(now).map_err(|e| e.to_string()),
             ),
         ];
         for (what, result) in results {

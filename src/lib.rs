@@ -8,6 +8,7 @@
 //! - [`rules`]: the merchant's Rhai scripts that decide what to send.
 //! - [`pipeline`]: delivery policy around the rules: customer-service windows, contact
 //!   pressure, the cards each user holds, and the log of every decision.
+//! - [`stats`]: channel statistics, counted in the worker's transaction, and queried.
 //! - [`api`]: the WeChat HTTP API client: access token, card queries, messages.
 //! - [`config`]: `config.toml` and environment overrides, validated at start.
 //! - [`telemetry`]: tracing setup.
@@ -27,6 +28,7 @@ pub mod pipeline;
 pub mod rules;
 pub mod sandbox;
 pub mod server;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
 pub mod wechat;

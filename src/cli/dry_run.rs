@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::delivery::{self, Delivery};
 use crate::config::Config;
-use crate::rules::lookup::LookupSource;
+use crate::rules::lookup::{ChannelStats, LookupSource};
 use crate::rules::seed::Seed;
 use crate::rules::{
     CannedLookups, CardSummary, CodeState, Decision, HeldCard, LookupError, Lookups, Rules,
@@ -144,5 +144,14 @@ impl Lookups for Recorder {
 
     fn cards_with_status(&self, statuses: &[String]) -> Result<Vec<String>, LookupError> {
         self.keep(self.inner.cards_with_status(statuses))
+    }
+
+    fn channel_stats(
+        &self,
+        card_id: &str,
+        channel: &str,
+        days: u64,
+    ) -> Result<ChannelStats, LookupError> {
+        self.keep(self.inner.channel_stats(card_id, channel, days))
     }
 }

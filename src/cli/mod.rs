@@ -15,6 +15,7 @@ pub mod push;
 pub mod rules;
 mod serve;
 pub mod simulate;
+mod stats;
 mod suite;
 mod test;
 
@@ -53,6 +54,8 @@ pub enum Command {
     },
     /// Send a signed (and encrypted) event push to a running callback, as WeChat would.
     Push(Box<push::PushArgs>),
+    /// Show the channel statistics of the running server: a table, CSV or JSON.
+    Stats(stats::StatsArgs),
 }
 
 /// Runs the chosen command and turns its outcome into the process exit code.
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Simulate(args) => simulate::run(&cli.config, &args),
         Command::Test { dir } => test::run(&cli.config, dir.as_deref()),
         Command::Push(args) => push::run(&cli.config, &args),
+        Command::Stats(args) => stats::run(&cli.config, &args),
     };
     match result {
         Ok(code) => code,

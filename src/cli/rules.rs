@@ -82,6 +82,17 @@ impl AdminClient {
         self.send(request).await
     }
 
+    /// `GET {path}?{query}` of the admin API, as `T`.
+    pub async fn get_query<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &impl serde::Serialize,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.base_url);
+        self.send(reqwest::Client::new().get(url).query(query))
+            .await
+    }
+
     async fn send<T: serde::de::DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,

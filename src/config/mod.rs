@@ -56,6 +56,7 @@ pub struct Config {
     pub decisions: DecisionsConfig,
     pub dispatcher: DispatcherConfig,
     pub sandbox: SandboxConfig,
+    pub stats: StatsConfig,
 }
 
 mod delivery;
@@ -294,6 +295,13 @@ impl Config {
 
         self.pressure.time_zone()?;
         self.pressure.quiet_hours()?;
+        self.stats.time_zone()?;
+        if self.stats.receipt_retention_days == 0 {
+            return Err(ConfigError::invalid(
+                "stats.receipt_retention_days",
+                "must be at least 1",
+            ));
+        }
         Ok(())
     }
 }

@@ -268,3 +268,38 @@ impl Default for LogConfig {
         }
     }
 }
+
+/// `[stats]`: the channel statistics counted as events are handled.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsConfig {
+    /// The IANA time zone whose calendar days the counters are bucketed in.
+    pub timezone: String,
+    /// How long a receipt (which channel a code came from, and when) is remembered to
+    /// attribute later views and redemptions to that channel, in days.
+    pub receipt_retention_days: u64,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig {
+            timezone: "Asia/Shanghai".to_string(),
+            receipt_retention_days: 180,
+        }
+    }
+}
+
+impl StatsConfig {
+    /// The time zone, or an error naming `stats.timezone`.
+    pub fn time_zone(&self) -> Result<chrono_tz::Tz, super::ConfigError> {
+        self.timezone.parse().map_err(|_| {
+            super::ConfigError::invalid(
+                "stats.timezone",
+                format!(
+                    "unknown time zone {:?}; use an IANA name such as \"Asia/Shanghai\"",
+                    self.timezone
+                ),
+            )
+        })
+    }
+}

@@ -125,6 +125,31 @@ fn a_bad_time_zone_is_named() {
 }
 
 #[test]
+fn a_bad_stats_time_zone_or_retention_is_named() {
+    let zone = format!("{MINIMAL}[stats]\ntimezone = \"Mars/Olympus\"\n");
+    let retention = format!("{MINIMAL}[stats]\nreceipt_retention_days = 0\n");
+
+    let zone_err = Config::from_toml(&zone).unwrap().validate().unwrap_err();
+    let retention_err = Config::from_toml(&retention)
+        .unwrap()
+        .validate()
+        .unwrap_err();
+
+    assert!(
+        zone_err
+            .to_string()
+            .starts_with("stats.timezone: unknown time zone"),
+        "{zone_err}"
+    );
+    assert!(
+        retention_err
+            .to_string()
+            .starts_with("stats.receipt_retention_days: must be at least 1"),
+        "{retention_err}"
+    );
+}
+
+#[test]
 fn a_bad_quiet_hour_is_named() {
     let pressure = "[pressure]\nquiet_start = \"25:00\"\nquiet_end = \"08:00\"\n";
     let text = format!("{MINIMAL}{pressure}");

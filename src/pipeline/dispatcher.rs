@@ -18,7 +18,8 @@ use super::{CloseReason, DecisionLog, PipelineError, Pressure, Verdict, Windows}
 use crate::api::{ApiError, Client, ErrorClass};
 use crate::clock;
 use crate::config::DispatcherConfig;
-use crate::metrics::{self, MessageOutcome};
+use crate::metrics;
+use crate::stats::{MessageOutcome, Stats};
 use crate::store::Store;
 
 /// How many outbox entries one scan looks at, so a large backlog costs a bounded
@@ -38,6 +39,8 @@ pub struct DispatcherParts {
     pub windows: Windows,
     pub pressure: Pressure,
     pub decisions: DecisionLog,
+    /// Per-rule message counters, written with each outcome.
+    pub stats: Stats,
     pub client: Client,
 }
 
@@ -276,14 +279,20 @@ impl Dispatcher {
             (WhenClosed::Hold, _) => {
                 if !matches!(entry.state, EntryState::Held { .. }) {
                     entry.state = EntryState::Held { since_ms: now_ms };
-                    self.parts.outbox.put(entry)?;
+                    if !self
+                        .parts
+                        .outbox
+                        .hold(entry, &self.parts.stats, now_ms / 1000)?
+                    {
+                        return Ok(Some(Attempt::Deferred));
+                    }
                     tracing::info!(
                         outbox_id = entry.id,
                         openid = entry.outgoing.openid(),
                         rule = %entry.rule,
                         "message held until the user opens a window"
                     );
-                    metrics::record_message(MessageOutcome::Held);
+                    metrics::record_message(metrics::MessageOutcome::Held);
                     return Ok(Some(Attempt::Held));
                 }
                 Ok(Some(Attempt::Deferred))
@@ -351,10 +360,11 @@ impl Dispatcher {
 
     fn sent(&self, entry: OutboxEntry) -> Result<Attempt, PipelineError> {
         let openid = entry.outgoing.openid();
-        self.parts.outbox.remove(entry.id)?;
+        let now = clock::now_secs();
         self.parts
-            .pressure
-            .record(openid, &entry.rule, clock::now_secs())?;
+            .outbox
+            .remove_sent(&entry, &self.parts.stats, now)?;
+        self.parts.pressure.record(openid, &entry.rule, now)?;
         tracing::info!(
             outbox_id = entry.id,
             openid,
@@ -363,7 +373,7 @@ impl Dispatcher {
             card_id = entry.outgoing.card_id(),
             "message sent"
         );
-        metrics::record_message(MessageOutcome::Sent);
+        metrics::record_message(metrics::MessageOutcome::Sent);
         Ok(Attempt::Sent)
     }
 
@@ -402,7 +412,7 @@ impl Dispatcher {
                 error = %detail,
                 "send failed for a passing reason; retrying later"
             );
-            metrics::record_message(MessageOutcome::Retried);
+            metrics::record_message(metrics::MessageOutcome::Retried);
             return Ok(Attempt::Deferred);
         }
 
@@ -453,12 +463,20 @@ impl Dispatcher {
         detail: String,
     ) -> Result<(), PipelineError> {
         metrics::record_buried(&reason);
-        self.parts.outbox.bury(&DeadLetter {
+        // Delivery policy dropping a message is a suppression; anything else a failure.
+        let suppressed = reason == DeadReason::Suppressed
+            || (reason == DeadReason::WindowClosed && entry.when_closed == WhenClosed::Drop);
+        let outcome = match suppressed {
+            true => MessageOutcome::Suppressed,
+            false => MessageOutcome::Failed,
+        };
+        let letter = DeadLetter {
             entry,
             reason,
             errcode,
             detail,
             at_ms: clock::now_ms(),
-        })
+        };
+        self.parts.outbox.bury(&letter, &self.parts.stats, outcome)
     }
 }

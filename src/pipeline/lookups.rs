@@ -9,7 +9,9 @@ use tokio::runtime::Handle;
 use super::held_cards::{CardSync, HeldCards};
 use crate::api::{ApiError, CardStatus, Client, ErrorClass, Validity};
 use crate::clock;
+use crate::rules::lookup::ChannelStats;
 use crate::rules::{CardSummary, CodeState, HeldCard, LookupError, Lookups};
+use crate::stats::Stats;
 
 /// Answers the rules' questions from the held-cards store or the API.
 ///
@@ -21,6 +23,8 @@ pub struct ApiLookups {
     held: HeldCards,
     fresh_secs: u64,
     runtime: Handle,
+    /// The counters `stats_channel` reads; `None` outside the server.
+    stats: Option<Stats>,
 }
 
 impl ApiLookups {
@@ -31,7 +35,14 @@ impl ApiLookups {
             held,
             fresh_secs,
             runtime,
+            stats: None,
         }
+    }
+
+    /// These lookups answering `stats_channel` from `stats`.
+    pub fn with_stats(mut self, stats: Stats) -> ApiLookups {
+        self.stats = Some(stats);
+        self
     }
 
     fn call<T>(&self, call: impl Future<Output = Result<T, ApiError>>) -> Result<T, LookupError> {
@@ -150,5 +161,22 @@ impl Lookups for ApiLookups {
             .map(|s| CardStatus::from(s.as_str()))
             .collect();
         self.call(self.client.cards_with_status(&statuses))
+    }
+
+    fn channel_stats(
+        &self,
+        card_id: &str,
+        channel: &str,
+        days: u64,
+    ) -> Result<ChannelStats, LookupError> {
+        let Some(stats) = &self.stats else {
+            return Err(LookupError::permanent(
+                "statistics are counted by the running server only; give them as canned \
+                 `stats` in simulate and rule tests",
+            ));
+        };
+        stats
+            .channel_stats(card_id, channel, days, clock::now_secs())
+            .map_err(|err| LookupError::retryable(format!("statistics: {err}")))
     }
 }

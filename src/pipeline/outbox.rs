@@ -2,13 +2,17 @@
 //! the dead letters of those it refused.
 //!
 //! An entry is marked `Sending` (durably) before its request leaves, so a crash during
-//! a send is found at restart as an unknown outcome instead of being sent twice.
+//! a send is found at restart as an unknown outcome instead of being sent twice. Each
+//! outcome is counted for the rule's statistics in the write that records it.
 
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionalTree,
+};
 
-use super::{decode, encode, from_transaction, store_tx, PipelineError};
+use super::{decode, encode, from_transaction, load_tx, store_tx, PipelineError};
 use crate::api::{CustomMessage, TemplateMessage};
+use crate::stats::{MessageOutcome, Stats};
 
 /// Tree of pending entries, keyed by big-endian id (so in creation order).
 pub const OUTBOX_TREE: &str = "pipeline.outbox";
@@ -179,16 +183,76 @@ impl Outbox {
         Ok(())
     }
 
-    /// Moves an entry to the dead letters, atomically.
-    pub fn bury(&self, letter: &DeadLetter) -> Result<(), PipelineError> {
+    /// Removes a delivered entry and counts it as sent for its rule, atomically: an
+    /// entry already gone (settled elsewhere) is not counted again.
+    pub fn remove_sent(
+        &self,
+        entry: &OutboxEntry,
+        stats: &Stats,
+        now: i64,
+    ) -> Result<(), PipelineError> {
+        let key = entry.id.to_be_bytes();
+        let result = sled::Transactional::transaction(
+            &(&self.entries, stats.counters_tree()),
+            |(entries, counters)| {
+                if entries.remove(&key)?.is_some() {
+                    stats.record_outcome_tx(counters, &entry.rule, MessageOutcome::Sent, now)?;
+                }
+                Ok::<_, ConflictableTransactionError<PipelineError>>(())
+            },
+        );
+        result.map_err(from_transaction)
+    }
+
+    /// Marks a ready entry held and counts it, atomically; whether it was marked.
+    // TODO: count a message held only once, because one released when a window opens
+    // that finds the window closed again is held and counted again.
+    pub fn hold(
+        &self,
+        entry: &OutboxEntry,
+        stats: &Stats,
+        now: i64,
+    ) -> Result<bool, PipelineError> {
+        let key = entry.id.to_be_bytes();
+        let value = encode(OUTBOX_TREE, entry)?;
+        let result = sled::Transactional::transaction(
+            &(&self.entries, stats.counters_tree()),
+            |(entries, counters)| {
+                let current: Option<OutboxEntry> = load_tx(entries, OUTBOX_TREE, &key)?;
+                // Only a ready entry is held: one held already, claimed by another
+                // send, or gone was settled elsewhere.
+                if current.is_none_or(|current| current.state != EntryState::Ready) {
+                    return Ok(false);
+                }
+                entries.insert(&key, value.clone())?;
+                stats.record_outcome_tx(counters, &entry.rule, MessageOutcome::Held, now)?;
+                Ok::<_, ConflictableTransactionError<PipelineError>>(true)
+            },
+        );
+        result.map_err(from_transaction)
+    }
+
+    /// Moves an entry to the dead letters and counts `outcome` for its rule,
+    /// atomically; an entry no longer pending is not counted again.
+    pub fn bury(
+        &self,
+        letter: &DeadLetter,
+        stats: &Stats,
+        outcome: MessageOutcome,
+    ) -> Result<(), PipelineError> {
         let key = letter.entry.id.to_be_bytes();
         let value = encode(DEAD_LETTER_TREE, letter)?;
-        let result =
-            sled::Transactional::transaction(&(&self.entries, &self.dead), |(entries, dead)| {
-                entries.remove(&key)?;
+        let now = letter.at_ms / 1000;
+        let result = sled::Transactional::transaction(
+            &(&self.entries, &self.dead, stats.counters_tree()),
+            |(entries, dead, counters)| {
+                if entries.remove(&key)?.is_some() {
+                    stats.record_outcome_tx(counters, &letter.entry.rule, outcome, now)?;
+                }
                 dead.insert(&key, value.clone())?;
-                Ok::<_, sled::transaction::ConflictableTransactionError<PipelineError>>(())
-            });
+                Ok::<_, ConflictableTransactionError<PipelineError>>(())
+            },
+        );
         result.map_err(from_transaction)
     }
 

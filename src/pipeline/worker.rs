@@ -1,7 +1,7 @@
 //! The worker: takes events from the inbox, runs the rules, and in one sled transaction
-//! queues the chosen messages, updates memory, history, held cards and windows, logs
-//! the decision and removes the event. A crash before the commit leaves the event in
-//! the inbox untouched; after it, nothing of the event is left to do.
+//! queues the chosen messages, updates memory, history, held cards, windows and
+//! statistics, logs the decision and removes the event. A crash before the commit
+//! leaves the event in the inbox untouched; after it, nothing of the event is left.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -17,6 +17,7 @@ use super::{message, DecisionLog, HeldCards, NewDecision, PipelineError, Windows
 use crate::clock;
 use crate::config::WorkerConfig;
 use crate::rules::{self, Decision, Reply, Rules};
+use crate::stats::Stats;
 use crate::store::{InboxRecord, Store};
 
 /// How many inbox records one scan looks at.
@@ -34,6 +35,8 @@ pub struct WorkerParts {
     pub memory: sled::Tree,
     pub history: sled::Tree,
     pub replies: ReplyWaiters,
+    /// Channel statistics, counted in the same transaction.
+    pub stats: Stats,
     /// Woken when new messages are queued.
     pub dispatcher: Arc<Notify>,
 }
@@ -243,10 +246,12 @@ impl Worker {
             parts.held_cards.tree(),
             parts.windows.tree(),
             parts.decisions.tree(),
+            parts.stats.counters_tree(),
+            parts.stats.receipts_tree(),
         );
 
         let result = trees.transaction(
-            |(inbox, outbox, memory, history, held, windows, decisions)| {
+            |(inbox, outbox, memory, history, held, windows, decisions, counters, receipts)| {
                 if inbox.remove(&record.id.to_be_bytes())?.is_none() {
                     return Err(ConflictableTransactionError::Abort(
                         CommitError::AlreadyHandled,
@@ -274,6 +279,9 @@ impl Worker {
                 rules::history::record(history, event)?;
                 parts.held_cards.apply_tx(held, event)?;
                 parts.windows.observe_tx(windows, event, now_ms / 1000)?;
+                parts
+                    .stats
+                    .record_tx(counters, receipts, event, now_ms / 1000)?;
                 Ok(decision_id)
             },
         );

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::lookup::{CardSummary, CodeState, HeldCard, LookupError, Lookups};
+use super::lookup::{CardSummary, ChannelStats, CodeState, HeldCard, LookupError, Lookups};
 
 /// What went wrong reading canned data.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,18 @@ pub struct CannedLookups {
     pub cards: BTreeMap<String, CardSummary>,
     /// Lookups that fail instead of answering.
     pub failures: Vec<CannedFailure>,
+    /// Channel statistics `stats_channel` answers; a channel not listed has all zeros.
+    pub stats: Vec<CannedStats>,
+}
+
+/// The statistics of one channel of one card, whatever days are asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CannedStats {
+    pub card_id: String,
+    pub channel: String,
+    #[serde(default)]
+    pub counts: ChannelStats,
 }
 
 /// One code and its state.
@@ -161,6 +173,20 @@ impl Lookups for CannedLookups {
             .filter(|(_, card)| statuses.contains(&card.status));
         Ok(matching.map(|(card_id, _)| card_id.clone()).collect())
     }
+
+    fn channel_stats(
+        &self,
+        card_id: &str,
+        channel: &str,
+        _days: u64,
+    ) -> Result<ChannelStats, LookupError> {
+        self.failure("stats_channel", &[card_id, channel])?;
+        let found = self
+            .stats
+            .iter()
+            .find(|stats| stats.card_id == card_id && stats.channel == channel);
+        Ok(found.map(|stats| stats.counts.clone()).unwrap_or_default())
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +218,11 @@ mod tests {
         arg = "pBroken"
         message = "system busy"
         retryable = true
+
+        [[stats]]
+        card_id = "pCash20"
+        channel = "store_a"
+        counts = { received = 12, redeemed = 3, redeem_secs_avg = 7200 }
     "#;
 
     #[test]
@@ -230,6 +261,18 @@ mod tests {
                 .unwrap(),
             vec!["pCash20".to_string()]
         );
+    }
+
+    #[test]
+    fn canned_stats_answer_their_channel_and_zeros_elsewhere() {
+        let canned = CannedLookups::from_toml(DATA).unwrap();
+
+        let listed = canned.channel_stats("pCash20", "store_a", 7).unwrap();
+        let unlisted = canned.channel_stats("pCash20", "store_b", 7).unwrap();
+
+        assert_eq!(listed.received, 12);
+        assert_eq!(listed.redeem_secs_avg, Some(7200));
+        assert_eq!(unlisted, ChannelStats::default());
     }
 
     #[test]

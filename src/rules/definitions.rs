@@ -117,6 +117,16 @@ const HOST_FNS: &[HostFn] = &[
         doc: "The ids of the merchant's cards whose status is one of `statuses`.",
     },
     HostFn {
+        name: "stats_channel",
+        signature: "fn stats_channel(card_id: string, channel: string) -> map;",
+        doc: "A channel's statistics of the last 30 days: `#{received, redeemed, ...}`.",
+    },
+    HostFn {
+        name: "stats_channel",
+        signature: "fn stats_channel(card_id: string, channel: string, days: int) -> map;",
+        doc: "A channel's statistics of the last `days` local days, today included.",
+    },
+    HostFn {
         name: "remember",
         signature: "fn remember(openid: string, key: string, value: ?);",
         doc: "Keeps `value` for the user under `key`; `()` forgets it.",

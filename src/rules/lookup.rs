@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use rhai::Dynamic;
 use serde::{Deserialize, Serialize};
 
+pub use crate::stats::ChannelStats;
+
 /// Cached answers beyond this many are pruned, so a flood of users cannot grow the cache.
 const MAX_CACHED_ANSWERS: usize = 10_000;
 
@@ -90,6 +92,13 @@ pub trait Lookups: Send + Sync {
     fn card_info(&self, card_id: &str) -> Result<CardSummary, LookupError>;
     /// The ids of the merchant's cards whose status is one of `statuses`.
     fn cards_with_status(&self, statuses: &[String]) -> Result<Vec<String>, LookupError>;
+    /// The statistics of one channel of one card over the last `days` local days.
+    fn channel_stats(
+        &self,
+        card_id: &str,
+        channel: &str,
+        days: u64,
+    ) -> Result<ChannelStats, LookupError>;
 }
 
 /// One question asked of [`Lookups`], used as the memo and cache key.
@@ -99,6 +108,7 @@ pub(crate) enum LookupKey {
     CardStatus(String, String),
     CardInfo(String),
     CardsWithStatus(Vec<String>),
+    ChannelStats(String, String, u64),
 }
 
 impl LookupKey {
@@ -109,6 +119,7 @@ impl LookupKey {
             LookupKey::CardStatus(..) => "card_status",
             LookupKey::CardInfo(_) => "card_info",
             LookupKey::CardsWithStatus(_) => "cards_with_status",
+            LookupKey::ChannelStats(..) => "stats_channel",
         }
     }
 
@@ -119,6 +130,9 @@ impl LookupKey {
             LookupKey::CardStatus(card_id, code) => vec![card_id.clone(), code.clone()],
             LookupKey::CardInfo(card_id) => vec![card_id.clone()],
             LookupKey::CardsWithStatus(statuses) => statuses.clone(),
+            LookupKey::ChannelStats(card_id, channel, days) => {
+                vec![card_id.clone(), channel.clone(), days.to_string()]
+            }
         }
     }
 
@@ -134,6 +148,9 @@ impl LookupKey {
             LookupKey::CardsWithStatus(statuses) => {
                 lookups.cards_with_status(statuses).map(|v| to_dynamic(&v))
             }
+            LookupKey::ChannelStats(card_id, channel, days) => lookups
+                .channel_stats(card_id, channel, *days)
+                .map(|v| to_dynamic(&v)),
         }
     }
 }

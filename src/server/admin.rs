@@ -1,6 +1,6 @@
-//! `/admin`: rules status, reload and rollback, the outbox and its dead letters, and
-//! the decision log. Off unless `[admin] token` is set; loopback only unless
-//! `allow_remote`; every request carries the token as a bearer token.
+//! `/admin`: rules status, reload and rollback, the outbox and its dead letters, the
+//! decision log, the statistics and the dashboard. Off unless `[admin] token` is set;
+//! loopback only unless `allow_remote`; every data request carries the bearer token.
 
 use std::net::IpAddr;
 
@@ -10,15 +10,19 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use super::AppState;
+use super::{dashboard, AppState};
 use crate::clock;
+use crate::pipeline::outbox::{EntryState, OutboxEntry};
+use crate::stats::query::QueryParams;
+use crate::stats::StatsQuery;
 
 /// How many entries a listing answers unless asked for fewer.
 const DEFAULT_LIMIT: usize = 100;
 
 /// The routes under /admin.
 pub fn scope() -> Scope {
-    web::scope("/admin")
+    let scope = web::scope("/admin");
+    dashboard::routes(scope)
         .route("/rules", web::get().to(rules_status))
         .route("/rules/reload", web::post().to(rules_reload))
         .route("/rules/rollback", web::post().to(rules_rollback))
@@ -29,10 +33,30 @@ pub fn scope() -> Scope {
             web::post().to(retry_dead_letter),
         )
         .route("/decisions", web::get().to(decisions))
+        .route("/stats", web::get().to(stats))
 }
 
-/// Why an admin request is refused.
+/// Why an admin request is refused: [`check_reachable`], then the bearer token.
 pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Box<HttpResponse>> {
+    check_reachable(req, state)?;
+
+    if bearer_matches(req, &state.admin.token) {
+        Ok(())
+    } else {
+        tracing::warn!(peer = ?req.peer_addr(), "admin request with a wrong or missing token");
+        Err(Box::new(refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token",
+        )))
+    }
+}
+
+/// Why a request may not even reach /admin: admin is off (404), or the peer is not
+/// loopback and `allow_remote` is off (403). The dashboard's static files need no more.
+pub(crate) fn check_reachable(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(), Box<HttpResponse>> {
     let admin = &state.admin;
     if admin.token.is_empty() {
         return Err(Box::new(refuse(
@@ -46,16 +70,7 @@ pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Box<H
             "admin answers loopback only unless [admin] allow_remote = true",
         )));
     }
-
-    if bearer_matches(req, &admin.token) {
-        Ok(())
-    } else {
-        tracing::warn!(peer = ?req.peer_addr(), "admin request with a wrong or missing token");
-        Err(Box::new(refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token",
-        )))
-    }
+    Ok(())
 }
 
 /// Whether a peer may reach an operator endpoint: loopback always, others only when
@@ -153,11 +168,25 @@ async fn outbox(
                 "pending": entries.len(),
                 "dead_letters": outbox.dead_len(),
                 "oldest_pending_age_secs": oldest_ms.map(|ms| (clock::now_ms() - ms) / 1000),
+                "by_state": count_by_state(&entries),
                 "entries": entries.into_iter().take(limit).collect::<Vec<_>>(),
             }))
         }
         Err(err) => failed(err),
     }
+}
+
+/// How many pending entries are ready, held for a window, or in an unknown outcome.
+fn count_by_state(entries: &[OutboxEntry]) -> serde_json::Value {
+    let (mut ready, mut held, mut sending) = (0, 0, 0);
+    for entry in entries {
+        match entry.state {
+            EntryState::Ready => ready += 1,
+            EntryState::Held { .. } => held += 1,
+            EntryState::Sending => sending += 1,
+        }
+    }
+    json!({ "ready": ready, "held": held, "sending": sending })
 }
 
 async fn dead_letters(
@@ -217,6 +246,31 @@ async fn decisions(
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     match state.pipeline.decisions.by_openid(openid, limit) {
         Ok(entries) => HttpResponse::Ok().json(json!({ "openid": openid, "decisions": entries })),
+        Err(err) => failed(err),
+    }
+}
+
+/// `GET /admin/stats`: the counters by channel, source, staff, location, day or rule.
+async fn stats(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Err(refused) = authorize(&req, &state) {
+        return *refused;
+    }
+    // Parsed by hand rather than by an extractor, so a bad parameter answers JSON.
+    let params = match web::Query::<QueryParams>::from_query(req.query_string()) {
+        Ok(params) => params.into_inner(),
+        Err(err) => return refuse(StatusCode::BAD_REQUEST, &format!("bad query: {err}")),
+    };
+    let stats = &state.pipeline.stats;
+    let today = stats.day_of(clock::now_secs());
+    let query = match StatsQuery::parse(&params, today) {
+        Ok(query) => query,
+        Err(err) => return refuse(StatusCode::BAD_REQUEST, &err.to_string()),
+    };
+
+    let stats = stats.clone();
+    match web::block(move || stats.query(&query)).await {
+        Ok(Ok(report)) => HttpResponse::Ok().json(report),
+        Ok(Err(err)) => failed(err),
         Err(err) => failed(err),
     }
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod admin;
 mod callback;
+mod dashboard;
 mod error;
 mod health;
 mod scrape;
@@ -73,6 +74,8 @@ pub struct PipelineHandles {
     pub decisions: DecisionLog,
     /// Callback requests waiting for their event's passive reply.
     pub replies: ReplyWaiters,
+    /// Channel statistics, for `/admin/stats`.
+    pub stats: crate::stats::Stats,
     /// Wakes the worker when an event was stored.
     pub worker: Arc<Notify>,
     /// Wakes the dispatcher when a dead letter is retried.

@@ -1,5 +1,6 @@
-//! `user_cards`, `card_status`, `card_info`, `cards_with_status`: asked lazily, memoised
-//! within the event, shared briefly across events, and every call recorded.
+//! `user_cards`, `card_status`, `card_info`, `cards_with_status`, `stats_channel`:
+//! asked lazily, memoised within the event, shared briefly across events, and every
+//! call recorded.
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult};
 
@@ -28,6 +29,18 @@ pub(crate) fn register(engine: &mut Engine) {
             .map_err(|found| format!("cards_with_status: statuses must be strings, not {found}"))?;
         lookup(LookupKey::CardsWithStatus(statuses))
     });
+    engine.register_fn("stats_channel", |card_id: &str, channel: &str| -> Answer {
+        lookup(channel_key(card_id, channel, DEFAULT_STATS_DAYS))
+    });
+    engine.register_fn(
+        "stats_channel",
+        |card_id: &str, channel: &str, days: rhai::INT| -> Answer {
+            if days < 1 {
+                return Err(format!("stats_channel: days must be at least 1, not {days}").into());
+            }
+            lookup(channel_key(card_id, channel, days as u64))
+        },
+    );
     engine.register_fn("window", |openid: &str| -> Answer {
         with_state("window", |state| {
             let info = match &state.services.windows {
@@ -37,6 +50,13 @@ pub(crate) fn register(engine: &mut Engine) {
             Ok(crate::rules::value::to_dynamic(&info))
         })
     });
+}
+
+/// The days `stats_channel` covers unless told: the last 30, today included.
+const DEFAULT_STATS_DAYS: u64 = 30;
+
+fn channel_key(card_id: &str, channel: &str, days: u64) -> LookupKey {
+    LookupKey::ChannelStats(card_id.to_string(), channel.to_string(), days)
 }
 
 fn lookup(key: LookupKey) -> Answer {

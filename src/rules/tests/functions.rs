@@ -24,6 +24,11 @@ lookup = "card_info"
 arg = "pBusy"
 message = "system busy"
 retryable = true
+
+[[stats]]
+card_id = "pLotusCash20"
+channel = "store_a"
+counts = { received = 12, redeemed = 3 }
 "#;
 
 fn texts(decision: &crate::rules::Decision) -> Vec<String> {
@@ -274,4 +279,41 @@ fn global_constants_are_visible_to_handlers() {
     let decision = h.evaluate(&event("subscribe"));
 
     assert_eq!(texts(&decision), vec!["welcome"]);
+}
+
+#[test]
+fn stats_channel_refuses_a_count_of_days_below_one() {
+    let source = r#"
+        fn on_user_get_card(e) {
+            stats_channel(e.card_id, "store_a", 0);
+        }
+    "#;
+    let h = harness(&[("stats", source)], CANNED);
+
+    let decision = h.evaluate(&event("user_get_card"));
+
+    let failure = decision.failures().next().unwrap();
+    assert!(
+        failure.message.contains("days must be at least 1"),
+        "{failure:?}"
+    );
+}
+
+#[test]
+fn stats_channel_answers_canned_counts() {
+    let source = r#"
+        fn on_user_get_card(e) {
+            let month = stats_channel(e.card_id, "store_a");
+            let today = stats_channel(e.card_id, "store_b", 1);
+            let avg = month.redeem_secs_avg;
+            send_text(e.openid, `${month.received} ${month.redeemed} ${today.received} ${avg}`);
+        }
+    "#;
+    let h = harness(&[("stats", source)], CANNED);
+
+    let decision = h.evaluate(&event("user_get_card"));
+
+    assert_eq!(texts(&decision), vec!["12 3 0 ".to_string()]);
+    assert_eq!(decision.lookups[0].name, "stats_channel");
+    assert_eq!(decision.lookups[0].args, ["pLotusCash20", "store_a", "30"]);
 }

@@ -1,0 +1,214 @@
+// Drawing for the cardbot dashboard: Chart.js charts with a data table each, and a
+// record of what each chart shows (data-rendered), read back from the chart object.
+"use strict";
+
+(function () {
+  const COLORS = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2",
+    "#db2777", "#65a30d", "#ea580c", "#475569"];
+  const METRIC_NAMES = {
+    received: "Received", received_gift: "Received as gift", viewed: "Viewed",
+    entered: "Entered chat", redeemed: "Redeemed", deleted: "Deleted", gifted: "Gifted",
+    funnel_engaged: "Viewed or entered", funnel_redeemed: "Redeemed",
+    sent: "Sent", held: "Held", suppressed: "Suppressed", failed: "Failed",
+  };
+  const METRIC_COLORS = {
+    received: "#2563eb", viewed: "#0891b2", entered: "#f59e0b", redeemed: "#16a34a",
+    funnel_engaged: "#0891b2", funnel_redeemed: "#16a34a",
+    sent: "#16a34a", held: "#f59e0b", suppressed: "#64748b", failed: "#dc2626",
+  };
+  const charts = {};
+
+  // --- formatting ------------------------------------------------------------------
+
+  function metricName(metric) {
+    return METRIC_NAMES[metric] || metric;
+  }
+
+  function formatNumber(value) {
+    return value === null || value === undefined ? "–" : Number(value).toLocaleString("en");
+  }
+
+  function formatDuration(secs) {
+    if (secs === null || secs === undefined) {
+      return "–";
+    }
+    if (secs < 90) {
+      return `${Math.round(secs)} s`;
+    }
+    if (secs < 5400) {
+      return `${Math.round(secs / 60)} min`;
+    }
+    if (secs < 172800) {
+      return `${(secs / 3600).toFixed(1)} h`;
+    }
+    return `${(secs / 86400).toFixed(1)} days`;
+  }
+
+  function formatTime(unixSecs) {
+    return unixSecs ? new Date(unixSecs * 1000).toLocaleString("sv-SE") : "–";
+  }
+
+  function percent(part, whole) {
+    return whole > 0 ? `${Math.round((100 * part) / whole)}%` : "–";
+  }
+
+  function rowLabel(row) {
+    return row.label ? `${row.label} (${row.key})` : row.key;
+  }
+
+  function setText(id, text) {
+    document.getElementById(id).textContent = text;
+  }
+
+  // --- charts ----------------------------------------------------------------------
+
+  function panel(name) {
+    return document.querySelector(`[data-chart="${name}"]`);
+  }
+
+  /** Whether the canvas has any pixel that is not fully transparent. */
+  function hasDrawn(canvas) {
+    if (!canvas.width || !canvas.height) {
+      return false;
+    }
+    const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+    for (let i = 3; i < pixels.data.length; i += 4) {
+      if (pixels.data[i] !== 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** A table of exactly what `chart` shows: one row per label, one column per series. */
+  function chartTable(chart, caption) {
+    const table = document.createElement("table");
+    table.createCaption().textContent = caption;
+    const head = table.createTHead().insertRow();
+    const corner = document.createElement("th");
+    corner.scope = "col";
+    head.appendChild(corner);
+    for (const dataset of chart.data.datasets) {
+      const th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = dataset.label;
+      head.appendChild(th);
+    }
+    const body = table.createTBody();
+    chart.data.labels.forEach((label, index) => {
+      const row = body.insertRow();
+      const th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = label;
+      row.appendChild(th);
+      for (const dataset of chart.data.datasets) {
+        row.insertCell().textContent = formatNumber(dataset.data[index]);
+      }
+    });
+    return table;
+  }
+
+  /** Draws a chart in panel `name`, then records what it shows, read back from it. */
+  function draw(name, config, options) {
+    const section = panel(name);
+    const canvas = section.querySelector("canvas");
+    if (charts[name]) {
+      charts[name].destroy();
+    }
+    config.options = Object.assign(
+      { animation: false, responsive: true, maintainAspectRatio: false },
+      config.options || {},
+    );
+    const chart = new Chart(canvas, config);
+    charts[name] = chart;
+
+    const empty = chart.data.labels.length === 0;
+    const data = section.querySelector(".chart-data");
+    data.replaceChildren(empty ? emptyNote() : tableOf(chart, options));
+    section.querySelector("p.error").textContent = "";
+
+    section.dataset.rendered = JSON.stringify({
+      labels: chart.data.labels,
+      datasets: chart.data.datasets.map((d) => ({ label: d.label, data: d.data })),
+      drawn: hasDrawn(canvas),
+    });
+  }
+
+  /** The chart's table; a long one is folded under a summary line. */
+  function tableOf(chart, options) {
+    const table = chartTable(chart, options.caption);
+    if (!options.folded) {
+      return table;
+    }
+    const details = document.createElement("details");
+    const summary = document.createElement("summary");
+    summary.textContent = `${options.caption}: the numbers`;
+    details.append(summary, table);
+    return details;
+  }
+
+  function emptyNote() {
+    const note = document.createElement("p");
+    note.className = "muted";
+    note.textContent = "No data in this range.";
+    return note;
+  }
+
+  function failPanel(name, message) {
+    const section = panel(name);
+    if (charts[name]) {
+      charts[name].destroy();
+      delete charts[name];
+    }
+    section.querySelector("p.error").textContent = message;
+    section.querySelector(".chart-data").replaceChildren();
+    delete section.dataset.rendered;
+  }
+
+  function metricColor(metric, index) {
+    return METRIC_COLORS[metric] || COLORS[index % COLORS.length];
+  }
+
+  function series(metrics, rows, pick) {
+    return metrics.map((metric, index) => ({
+      label: metricName(metric),
+      data: rows.map((row) => pick(row, metric)),
+      backgroundColor: metricColor(metric, index),
+      borderColor: metricColor(metric, index),
+    }));
+  }
+
+  function wanted(stats, metrics) {
+    return metrics.filter((metric) => stats.metrics.includes(metric));
+  }
+
+  /** A table of text; number cells are formatted and aligned right. */
+  function simpleTable(caption, headings, rows) {
+    const table = document.createElement("table");
+    table.className = "listing";
+    table.createCaption().textContent = caption;
+    const head = table.createTHead().insertRow();
+    headings.forEach((heading, index) => {
+      const th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = heading;
+      th.className = rows.length && typeof rows[0][index] === "number" ? "num" : "";
+      head.appendChild(th);
+    });
+    const body = table.createTBody();
+    for (const cells of rows) {
+      const row = body.insertRow();
+      for (const cell of cells) {
+        const td = row.insertCell();
+        td.textContent = typeof cell === "number" ? formatNumber(cell) : cell;
+        td.className = typeof cell === "number" ? "num" : "";
+      }
+    }
+    return table;
+  }
+
+  window.cardbotCharts = Object.freeze({
+    COLORS, metricName, formatNumber, formatDuration, formatTime, percent, rowLabel, setText,
+    draw, emptyNote, failPanel, metricColor, series, wanted, simpleTable,
+  });
+})();

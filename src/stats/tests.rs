@@ -1,0 +1,263 @@
+use chrono::NaiveDate;
+use serde_json::Value;
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
+
+use super::*;
+use crate::config::StatsConfig;
+use crate::stats::query::QueryParams;
+
+/// 2026-12-03 12:00 in Shanghai.
+const NOON: i64 = 1_796_270_400;
+const CARD: &str = "pCard";
+
+fn stats() -> Stats {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    Stats::open(&db, &StatsConfig::default()).unwrap()
+}
+
+fn event(kind: &str, code: &str, at: i64) -> Event {
+    Event {
+        kind: kind.to_string(),
+        msg_type: "event".to_string(),
+        openid: "oUser".to_string(),
+        create_time: at,
+        card_id: Some(CARD.to_string()),
+        code: Some(code.to_string()),
+        ..Event::default()
+    }
+}
+
+fn received(code: &str, channel: &str, at: i64) -> Event {
+    Event {
+        outer_str: Some(channel.to_string()),
+        is_give_by_friend: Some(false),
+        ..event("user_get_card", code, at)
+    }
+}
+
+fn record(stats: &Stats, event: &Event) {
+    let trees = (stats.counters_tree(), stats.receipts_tree());
+    trees
+        .transaction(|(counters, receipts)| {
+            stats.record_tx::<ConflictableTransactionError<()>>(counters, receipts, event, NOON)
+        })
+        .unwrap();
+}
+
+fn report(stats: &Stats, by: &str) -> Report {
+    let params = QueryParams {
+        by: Some(by.to_string()),
+        ..QueryParams::default()
+    };
+    let today = stats.day_of(NOON);
+    stats
+        .query(&StatsQuery::parse(&params, today).unwrap())
+        .unwrap()
+}
+
+fn row<'a>(report: &'a Report, key: &str) -> &'a Row {
+    report.rows.iter().find(|row| row.key == key).unwrap()
+}
+
+#[test]
+fn a_receipt_attributes_its_later_views_and_redemption_to_its_channel() {
+    let stats = stats();
+
+    record(&stats, &received("c1", "store_a", NOON - 3600));
+    record(&stats, &event("user_view_card", "c1", NOON - 1800));
+    record(&stats, &event("user_view_card", "c1", NOON - 1700));
+    record(&stats, &event("user_consume_card", "c1", NOON));
+
+    let report = report(&stats, "channel");
+    let counts = &row(&report, "store_a").counts;
+    assert_eq!(counts["received"], 1);
+    assert_eq!(counts["viewed"], 2);
+    assert_eq!(counts["funnel_engaged"], 1);
+    assert_eq!(counts["redeemed"], 1);
+    assert_eq!(counts["funnel_redeemed"], 1);
+    assert_eq!(counts["redeem_secs_avg"], 3600);
+    assert_eq!(report.metrics.len(), counts.len());
+}
+
+#[test]
+fn events_without_a_receipt_count_under_unknown() {
+    let stats = stats();
+
+    record(&stats, &event("user_consume_card", "never-seen", NOON));
+    record(&stats, &event("user_del_card", "never-seen-2", NOON));
+
+    let report = report(&stats, "channel");
+    let counts = &row(&report, "(unknown)").counts;
+    assert_eq!(counts["redeemed"], 1);
+    assert_eq!(counts["deleted"], 1);
+    assert_eq!(counts["funnel_redeemed"], 0);
+    assert_eq!(counts["redeem_secs_avg"], Value::Null);
+}
+
+#[test]
+fn a_friends_gift_counts_for_the_givers_channel() {
+    let stats = stats();
+    let gift = Event {
+        is_give_by_friend: Some(true),
+        old_code: Some("c1".to_string()),
+        outer_str: Some("ignored".to_string()),
+        ..event("user_get_card", "c2", NOON)
+    };
+
+    record(&stats, &received("c1", "poster", NOON - 60));
+    record(&stats, &event("user_gifting_card", "c1", NOON - 30));
+    record(&stats, &gift);
+
+    let report = report(&stats, "channel");
+    let counts = &row(&report, "poster").counts;
+    assert_eq!(counts["received"], 2);
+    assert_eq!(counts["received_gift"], 1);
+    assert_eq!(counts["gifted"], 1);
+    assert!(report.rows.iter().all(|row| row.key != "ignored"));
+}
+
+#[test]
+fn redemptions_count_by_any_source_staff_and_location() {
+    let stats = stats();
+    let redeemed = Event {
+        consume_source: Some("FROM_SOMETHING_NEW".to_string()),
+        staff_openid: Some("oStaff".to_string()),
+        location_id: Some(42),
+        location_name: Some("North Store".to_string()),
+        ..event("user_consume_card", "c1", NOON)
+    };
+
+    record(&stats, &redeemed);
+
+    let by_source = report(&stats, "source");
+    let by_staff = report(&stats, "staff");
+    let by_location = report(&stats, "location");
+    assert_eq!(row(&by_source, "FROM_SOMETHING_NEW").counts["redeemed"], 1);
+    assert_eq!(row(&by_staff, "oStaff").counts["redeemed"], 1);
+    let location = row(&by_location, "42");
+    assert_eq!(location.label.as_deref(), Some("North Store"));
+    assert_eq!(by_location.totals["redeemed"], 1);
+}
+
+#[test]
+fn days_follow_the_stats_time_zone_and_every_day_of_the_range_is_a_row() {
+    let stats = stats();
+    let shanghai_midnight = NOON - 12 * 3600;
+
+    record(&stats, &received("c1", "a", shanghai_midnight - 1));
+    record(&stats, &received("c2", "a", shanghai_midnight));
+
+    let report = report(&stats, "day");
+    assert_eq!(report.rows.len(), 30);
+    assert_eq!(report.rows[29].key, "2026-12-03");
+    assert_eq!(report.rows[29].counts["received"], 1);
+    assert_eq!(report.rows[28].counts["received"], 1);
+    assert_eq!(report.totals["received"], 2);
+}
+
+#[test]
+fn rows_are_sorted_by_the_main_metric_and_a_card_filter_applies() {
+    let stats = stats();
+    let other_card = Event {
+        card_id: Some("pOther".to_string()),
+        ..received("x", "big", NOON)
+    };
+
+    record(&stats, &received("c1", "small", NOON));
+    record(&stats, &received("c2", "large", NOON));
+    record(&stats, &received("c3", "large", NOON));
+    for _ in 0..3 {
+        record(&stats, &other_card);
+    }
+
+    let all = report(&stats, "channel");
+    let params = QueryParams {
+        card: Some(CARD.to_string()),
+        ..QueryParams::default()
+    };
+    let query = StatsQuery::parse(&params, stats.day_of(NOON)).unwrap();
+    let one = stats.query(&query).unwrap();
+    let keys = |report: &Report| {
+        report
+            .rows
+            .iter()
+            .map(|r| r.key.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&all), ["big", "large", "small"]);
+    assert_eq!(keys(&one), ["large", "small"]);
+}
+
+#[test]
+fn message_outcomes_count_per_rule() {
+    let stats = stats();
+    let tree = stats.counters_tree();
+
+    let outcomes = [
+        MessageOutcome::Sent,
+        MessageOutcome::Sent,
+        MessageOutcome::Failed,
+    ];
+    for outcome in outcomes {
+        tree.transaction(|tx| {
+            type Never = ConflictableTransactionError<()>;
+            stats.record_outcome_tx::<Never>(tx, "welcome", outcome, NOON)
+        })
+        .unwrap();
+    }
+
+    let report = report(&stats, "rule");
+    let counts = &row(&report, "welcome").counts;
+    assert_eq!(counts["sent"], 2);
+    assert_eq!(counts["failed"], 1);
+    assert_eq!(counts["held"], 0);
+}
+
+#[test]
+fn bad_parameters_say_what_to_fix() {
+    let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+    let parse = |since: &str, until: &str, by: &str| {
+        let params = QueryParams {
+            card: None,
+            since: Some(since.to_string()),
+            until: Some(until.to_string()),
+            by: Some(by.to_string()),
+        };
+        StatsQuery::parse(&params, today).unwrap_err().to_string()
+    };
+
+    assert!(parse("2026-13-01", "", "day").contains("write YYYY-MM-DD"));
+    assert!(parse("2026-12-03", "2026-12-01", "day").contains("give since <= until"));
+    assert!(parse("", "", "channels").contains("use one of channel, source"));
+    assert!(parse("2020-01-01", "", "day").contains("at most 1000"));
+}
+
+#[test]
+fn a_rule_sees_one_channel_of_one_card() {
+    let stats = stats();
+
+    record(&stats, &received("c1", "store_a", NOON - 86_400));
+    record(&stats, &received("c2", "store_a", NOON));
+    record(&stats, &received("c3", "store_b", NOON));
+
+    let today = stats.channel_stats(CARD, "store_a", 1, NOON).unwrap();
+    let week = stats.channel_stats(CARD, "store_a", 7, NOON).unwrap();
+    assert_eq!(today.received, 1);
+    assert_eq!(week.received, 2);
+    assert_eq!(week.redeem_secs_avg, None);
+}
+
+#[test]
+fn old_receipts_are_pruned() {
+    let stats = stats();
+    record(&stats, &received("c1", "a", NOON - 200 * 86_400));
+    record(&stats, &received("c2", "a", NOON));
+
+    let removed = stats.prune_receipts(NOON).unwrap();
+    let within_the_hour = stats.prune_receipts(NOON + 60).unwrap();
+
+    assert_eq!(removed, 1);
+    assert_eq!(within_the_hour, 0);
+    assert_eq!(stats.receipts_tree().len(), 1);
+}
