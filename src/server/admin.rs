@@ -64,19 +64,34 @@ pub(crate) fn check_reachable(
             "admin is off: set [admin] token",
         )));
     }
-    if !peer_allowed(req.peer_addr().map(|peer| peer.ip()), admin.allow_remote) {
+    if !request_allowed(req, admin.allow_remote) {
         return Err(Box::new(refuse(
             StatusCode::FORBIDDEN,
-            "admin answers loopback only unless [admin] allow_remote = true",
+            "admin answers direct loopback requests only (not relayed by a proxy) unless \
+             [admin] allow_remote = true",
         )));
     }
     Ok(())
 }
 
-/// Whether a peer may reach an operator endpoint: loopback always, others only when
-/// the endpoint's `allow_remote` is set.
-pub(crate) fn peer_allowed(peer: Option<IpAddr>, allow_remote: bool) -> bool {
-    allow_remote || peer.is_some_and(|ip| ip.is_loopback())
+/// Whether a request may reach an operator endpoint: from loopback always, from others
+/// only when the endpoint's `allow_remote` is set.
+pub(crate) fn request_allowed(req: &HttpRequest, allow_remote: bool) -> bool {
+    let peer = req.peer_addr().map(|peer| peer.ip());
+    peer_allowed(peer, forwarded(req), allow_remote)
+}
+
+/// A request relayed by a proxy on the same machine arrives from loopback, yet comes
+/// from whoever reached the proxy: it counts as remote.
+pub(crate) fn peer_allowed(peer: Option<IpAddr>, forwarded: bool, allow_remote: bool) -> bool {
+    allow_remote || (!forwarded && peer.is_some_and(|ip| ip.is_loopback()))
+}
+
+/// Whether a proxy says it relayed the request (any of the usual headers).
+fn forwarded(req: &HttpRequest) -> bool {
+    ["forwarded", "x-forwarded-for", "x-real-ip"]
+        .iter()
+        .any(|name| req.headers().contains_key(*name))
 }
 
 /// Whether the request carries `Authorization: Bearer <token>`, compared in constant
@@ -284,18 +299,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_loopback_peers_are_allowed_unless_remote_is() {
+    fn only_direct_loopback_peers_are_allowed_unless_remote_is() {
         let remote = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
         let loopback = Some(IpAddr::V6(Ipv6Addr::LOCALHOST));
 
         let allowed = [
-            peer_allowed(remote, false),
-            peer_allowed(None, false),
-            peer_allowed(loopback, false),
-            peer_allowed(remote, true),
+            peer_allowed(remote, false, false),
+            peer_allowed(None, false, false),
+            peer_allowed(loopback, false, false),
+            peer_allowed(loopback, true, false),
+            peer_allowed(remote, false, true),
         ];
 
-        assert_eq!(allowed, [false, false, true, true]);
+        assert_eq!(allowed, [false, false, true, false, true]);
     }
 
     #[test]

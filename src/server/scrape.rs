@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::admin::{bearer_matches, peer_allowed, refuse};
+use super::admin::{bearer_matches, refuse, request_allowed};
 use super::AppState;
 
 /// The content type Prometheus expects of the text exposition format.
@@ -19,10 +19,11 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             "metrics are off: set [metrics] enabled",
         );
     };
-    if !peer_allowed(req.peer_addr().map(|peer| peer.ip()), config.allow_remote) {
+    if !request_allowed(&req, config.allow_remote) {
         return refuse(
             StatusCode::FORBIDDEN,
-            "metrics answer loopback only unless [metrics] allow_remote = true",
+            "metrics answer direct loopback requests only (not relayed by a proxy) unless \
+             [metrics] allow_remote = true",
         );
     }
     if !config.token.is_empty() && !bearer_matches(&req, &config.token) {

@@ -311,6 +311,25 @@ async fn admin_refuses_a_wrong_token() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_and_metrics_refuse_what_a_local_proxy_relays() {
+    let rig = Rig::start(false, &[], |_| {}).await;
+    let client = reqwest::Client::new();
+
+    let mut statuses = Vec::new();
+    for path in ["/admin/rules", "/metrics"] {
+        let response = client
+            .get(format!("http://{}{path}", rig.server.addr))
+            .header("x-forwarded-for", "203.0.113.7")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+
+    assert_eq!(statuses, [StatusCode::FORBIDDEN, StatusCode::FORBIDDEN]);
+}
+
 const TEMPLATE_WHEN_CLOSED: &str = r#"
 fn on_user_get_card(event) {
     let w = window(event.openid);
