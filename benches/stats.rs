@@ -51,6 +51,21 @@ fn record(stats: &Stats, event: &Event) {
 
 fn record_events(c: &mut Criterion) {
     let stats = open();
+    // The floor: a transaction over the same two trees that writes one key.
+    let mut n: u64 = 0;
+    c.bench_function("stats_baseline_two_tree_transaction_one_write", |b| {
+        b.iter(|| {
+            n += 1;
+            let trees = (stats.counters_tree(), stats.receipts_tree());
+            trees
+                .transaction(|(_, receipts)| {
+                    receipts.insert(&n.to_be_bytes(), &[1u8][..])?;
+                    Ok::<_, ConflictableTransactionError<()>>(())
+                })
+                .unwrap();
+        })
+    });
+    stats.receipts_tree().clear().unwrap();
     let mut code = 0;
     c.bench_function("stats_record_user_get_card", |b| {
         b.iter(|| {
