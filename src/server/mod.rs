@@ -4,14 +4,15 @@ pub(crate) mod admin;
 mod callback;
 mod error;
 mod health;
+pub mod inbound;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{web, App, HttpServer};
 
-pub use callback::CallbackQuery;
 pub use error::CallbackError;
+pub use inbound::CallbackQuery;
 
 use tokio::sync::Notify;
 

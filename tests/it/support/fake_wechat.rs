@@ -58,6 +58,10 @@ struct State {
     delays: HashMap<String, Duration>,
     requests: HashMap<String, Vec<Recorded>>,
     tokens_issued: usize,
+    /// While set, every path answers this, as WeChat does in an outage.
+    outage: Option<Reply>,
+    /// Requests answered with the outage reply, kept apart from `requests`.
+    refused: usize,
 }
 
 /// The running fake; stops when dropped.
@@ -126,6 +130,23 @@ impl FakeWechat {
         self.lock().delays.insert(path.to_string(), delay);
     }
 
+    /// Answers every path with `reply` until [`FakeWechat::end_outage`]: HTTP 502 or
+    /// 503 from a gateway, or errcode -1 "system busy". Such requests are counted in
+    /// [`FakeWechat::refused`], not recorded with the answered ones.
+    pub fn start_outage(&self, reply: Reply) {
+        self.lock().outage = Some(reply);
+    }
+
+    /// Answers as before the outage.
+    pub fn end_outage(&self) {
+        self.lock().outage = None;
+    }
+
+    /// How many requests the outage refused.
+    pub fn refused(&self) -> usize {
+        self.lock().refused
+    }
+
     /// How many requests `path` received.
     pub fn hits(&self, path: &str) -> usize {
         self.lock().requests.get(path).map_or(0, Vec::len)
@@ -172,6 +193,10 @@ async fn answer(
 
     let (reply, delay) = {
         let mut state = state.lock().expect("fake wechat state");
+        if let Some(reply) = state.outage.clone() {
+            state.refused += 1;
+            return respond(reply);
+        }
         state
             .requests
             .entry(path.clone())
@@ -184,6 +209,10 @@ async fn answer(
         tokio::time::sleep(delay).await;
     }
 
+    respond(reply)
+}
+
+fn respond(reply: Reply) -> HttpResponse {
     match reply {
         Reply::Json(body) => HttpResponse::Ok()
             .content_type("application/json; charset=utf-8")
