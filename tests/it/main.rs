@@ -8,6 +8,7 @@ mod callback;
 mod crash;
 mod crash_pipeline;
 mod faults;
+mod fuzz_regressions;
 mod pipeline;
 mod rules;
 mod sandbox;
