@@ -2,10 +2,11 @@
 //!
 //! A POST is verified, decrypted, parsed, deduplicated and stored, and only then
 //! answered `success`: an answered event must survive a crash, and an unanswered one
-//! is retried by WeChat.
+//! is retried by WeChat. The steps before storing are [`super::inbound`], without I/O.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures::StreamExt;
+
 use std::time::Duration;
 
 use rand::RngCore;

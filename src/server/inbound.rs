@@ -159,3 +159,92 @@ fn check_freshness(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wechat::crypto::Keyring;
+    use crate::wechat::push::{self, Sealer};
+
+    const TOKEN: &str = "token";
+    const APP_ID: &str = "wx1";
+    const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+    const NOW: i64 = 1_700_000_000;
+    const XML: &str = "<xml><FromUserName>o1</FromUserName><CreateTime>1</CreateTime>\
+                       <MsgType>event</MsgType><Event>subscribe</Event></xml>";
+
+    fn settings(max_clock_skew_secs: u64) -> CallbackSettings {
+        CallbackSettings {
+            token: TOKEN.to_string(),
+            app_id: APP_ID.to_string(),
+            keyring: Some(Keyring::new(AesKey::parse(KEY).unwrap(), None)),
+            max_body_bytes: 1024,
+            max_clock_skew_secs,
+            reply_budget: std::time::Duration::ZERO,
+        }
+    }
+
+    fn open_raw(
+        settings: &CallbackSettings,
+        query: &str,
+        body: &str,
+    ) -> Result<Inbound, CallbackError> {
+        let query = admit(settings, query, NOW)?;
+        open(settings, &query, body.as_bytes())
+    }
+
+    #[test]
+    fn a_signed_plaintext_push_opens_without_a_key() {
+        let signed = push::sign_plaintext(XML, TOKEN, &NOW.to_string(), "n");
+
+        let inbound = open_raw(&settings(0), &signed.query, &signed.body).unwrap();
+
+        assert_eq!(inbound.event.kind, "subscribe");
+        assert!(inbound.key.is_none());
+    }
+
+    #[test]
+    fn an_encrypted_push_opens_with_the_key_that_decrypted_it() {
+        let key = AesKey::parse(KEY).unwrap();
+        let sealer = Sealer {
+            key: &key,
+            token: TOKEN,
+            app_id: APP_ID,
+            account: "gh",
+        };
+        let signed = push::sign_encrypted(XML, sealer, &NOW.to_string(), "n", &[1; 16]);
+
+        let inbound = open_raw(&settings(0), &signed.query, &signed.body).unwrap();
+
+        assert_eq!(inbound.event.openid, "o1");
+        assert_eq!(inbound.key, Some(key));
+    }
+
+    #[test]
+    fn a_body_changed_after_signing_is_refused() {
+        let key = AesKey::parse(KEY).unwrap();
+        let sealer = Sealer {
+            key: &key,
+            token: TOKEN,
+            app_id: APP_ID,
+            account: "gh",
+        };
+        let signed = push::sign_encrypted(XML, sealer, &NOW.to_string(), "n", &[1; 16]);
+        let tampered = signed
+            .body
+            .replacen("<Encrypt><![CDATA[", "<Encrypt><![CDATA[A", 1);
+
+        let refused = open_raw(&settings(0), &signed.query, &tampered);
+
+        assert!(matches!(refused, Err(CallbackError::BadMsgSignature)));
+    }
+
+    #[test]
+    fn a_stale_timestamp_is_refused_before_the_body_is_looked_at() {
+        let signed = push::sign_plaintext(XML, TOKEN, "1", "n");
+
+        let refused = admit(&settings(300), &signed.query, NOW);
+
+        assert!(matches!(refused, Err(CallbackError::Stale { .. })));
+    }
+}
