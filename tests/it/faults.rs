@@ -1,5 +1,5 @@
-//! Faults outside cardbot: WeChat's API down for a while and back. Held messages go
-//! out once it is back, each exactly once, and a passing outage buries nothing.
+//! Faults outside cardbot: WeChat's API down for a while (503, system busy, refusing
+//! connections) and back. Held messages go out once, and a passing outage buries none.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -80,6 +80,12 @@ async fn outage_then_recovery(reply: Reply) {
     .await;
     tokio::time::sleep(OUTAGE).await;
     rig.wechat.end_outage();
+
+    assert_each_sent_once(&rig, &expected).await;
+}
+
+/// Waits until the outbox is empty; every expected text went out once, none was buried.
+async fn assert_each_sent_once(rig: &Rig, expected: &HashSet<String>) {
     eventually("every held message is sent", WAIT, || {
         rig.wechat.hits(CUSTOM_SEND) >= EVENTS
     })
@@ -92,7 +98,7 @@ async fn outage_then_recovery(reply: Reply) {
     let sent = rig.sent_texts();
     let distinct: HashSet<String> = sent.iter().cloned().collect();
     assert_eq!(sent.len(), EVENTS, "a message was sent twice: {sent:?}");
-    assert_eq!(distinct, expected);
+    assert_eq!(&distinct, expected);
     assert_eq!(
         rig.server.app.outbox.dead_len(),
         0,
@@ -108,4 +114,25 @@ async fn messages_held_by_a_gateway_outage_are_sent_once_when_the_api_is_back() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_held_while_wechat_is_busy_are_sent_once_when_it_recovers() {
     outage_then_recovery(Reply::Json(json!({"errcode": -1, "errmsg": "system busy"}))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_held_while_the_api_refuses_connections_are_sent_once_when_it_is_back() {
+    let mut rig = start_rig().await;
+    rig.wechat.go_offline().await;
+
+    let expected = push_receipts(&rig).await;
+    eventually("every message waits in the outbox", WAIT, || {
+        rig.server.store.inbox_len() == 0 && rig.server.app.outbox.len() == EVENTS
+    })
+    .await;
+    eventually("every message meets the outage", WAIT, || {
+        let entries = rig.server.app.outbox.entries().unwrap();
+        entries.iter().all(|entry| entry.attempts > 0)
+    })
+    .await;
+    tokio::time::sleep(OUTAGE).await;
+    rig.wechat.come_back();
+
+    assert_each_sent_once(&rig, &expected).await;
 }

@@ -67,8 +67,29 @@ struct State {
 /// The running fake; stops when dropped.
 pub struct FakeWechat {
     url: String,
+    addr: std::net::SocketAddr,
     state: Arc<Mutex<State>>,
     handle: actix_web::dev::ServerHandle,
+}
+
+/// Serves `state` on `listener` until the returned handle stops it.
+fn serve(listener: TcpListener, state: Arc<Mutex<State>>) -> actix_web::dev::ServerHandle {
+    let shared = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(shared.clone())
+            .app_data(web::PayloadConfig::new(1 << 20))
+            .default_service(web::to(answer))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(0)
+    .listen(listener)
+    .expect("listen on the bound port")
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    handle
 }
 
 impl FakeWechat {
@@ -76,25 +97,27 @@ impl FakeWechat {
     pub async fn start() -> FakeWechat {
         let state = Arc::new(Mutex::new(State::default()));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        let addr = listener.local_addr().expect("local address");
+        let handle = serve(listener, Arc::clone(&state));
 
-        let shared = web::Data::new(Arc::clone(&state));
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(shared.clone())
-                .app_data(web::PayloadConfig::new(1 << 20))
-                .default_service(web::to(answer))
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(0)
-        .listen(listener)
-        .expect("listen on the bound port")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        FakeWechat {
+            url: format!("http://{addr}"),
+            addr,
+            state,
+            handle,
+        }
+    }
 
-        FakeWechat { url, state, handle }
+    /// Stops listening, so that every connection is refused, as when WeChat's API is
+    /// unreachable; what was recorded is kept.
+    pub async fn go_offline(&self) {
+        self.handle.stop(false).await;
+    }
+
+    /// Listens again on the same address, with the same scripts and records.
+    pub fn come_back(&mut self) {
+        let listener = TcpListener::bind(self.addr).expect("bind the same port again");
+        self.handle = serve(listener, Arc::clone(&self.state));
     }
 
     /// The base URL, for `wechat.api_base`.
