@@ -24,6 +24,7 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    catch_file_size_signal();
     let app = App::start(&config).await?;
     tokio::spawn(reload_on_sighup(app.rules.clone()));
     tracing::info!(
@@ -35,7 +36,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
 
     let store = app.store.clone();
-    app.server.run().await.context("server failed")?;
+    let handle = app.server.handle();
+    let mut serving = tokio::spawn(app.server.run());
+    tokio::select! {
+        served = &mut serving => served.context("server task failed")?.context("server failed")?,
+        reason = store.failed() => {
+            // sled 0.34 refuses every write after an I/O error, and every part of the
+            // app holds the same handle; a new process opens the store afresh. Requests
+            // in flight answer 500, so WeChat retries them after the restart.
+            handle.stop(true).await;
+            anyhow::bail!(
+                "store failed: {reason}; cardbot exits so that its supervisor \
+                 (systemd Restart=always) restarts it"
+            );
+        }
+    }
 
     store
         .flush()
@@ -57,5 +72,18 @@ async fn reload_on_sighup(rules: Rules) {
             Ok(outcome) => tracing::info!(?outcome, "rules reloaded on SIGHUP"),
             Err(err) => tracing::error!(error = %err, "rules reload on SIGHUP failed"),
         }
+    }
+}
+
+/// Turns a file-size limit (`ulimit -f`) into an EFBIG error from the write, which the
+/// store reports and the callback answers 500, instead of killing the process mid-write.
+fn catch_file_size_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+
+    match signal(SignalKind::from_raw(libc::SIGXFSZ)) {
+        // The handler stays installed for the life of the process, even once the
+        // stream is dropped; the write that crossed the limit fails with EFBIG.
+        Ok(stream) => drop(stream),
+        Err(err) => tracing::warn!(error = %err, "cannot catch SIGXFSZ"),
     }
 }

@@ -2,17 +2,17 @@
 //!
 //! A POST is verified, decrypted, parsed, deduplicated and stored, and only then
 //! answered `success`: an answered event must survive a crash, and an unanswered one
-//! is retried by WeChat.
+//! is retried by WeChat. The steps before storing are [`super::inbound`], without I/O.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures::StreamExt;
-use serde::Deserialize;
 
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
 
 use super::error::CallbackError;
+use super::inbound::{self, CallbackQuery, Inbound};
 use super::AppState;
 use crate::clock;
 use crate::metrics;
@@ -20,39 +20,7 @@ use crate::rules::{Reply, ReplyBody};
 use crate::store::Enqueued;
 use crate::wechat::crypto::AesKey;
 use crate::wechat::event::Event;
-use crate::wechat::{reply, signature, xml};
-
-/// The query WeChat sends with every callback; all of it is optional on the wire.
-#[derive(Debug, Default, Deserialize)]
-pub struct CallbackQuery {
-    pub signature: Option<String>,
-    pub timestamp: Option<String>,
-    pub nonce: Option<String>,
-    pub echostr: Option<String>,
-    pub encrypt_type: Option<String>,
-    pub msg_signature: Option<String>,
-}
-
-impl CallbackQuery {
-    fn parse(req: &HttpRequest) -> Result<CallbackQuery, CallbackError> {
-        web::Query::<CallbackQuery>::from_query(req.query_string())
-            .map(web::Query::into_inner)
-            .map_err(|_| CallbackError::MissingParameter("signature"))
-    }
-
-    fn require<'a>(
-        value: &'a Option<String>,
-        name: &'static str,
-    ) -> Result<&'a str, CallbackError> {
-        value
-            .as_deref()
-            .ok_or(CallbackError::MissingParameter(name))
-    }
-
-    fn is_encrypted(&self) -> bool {
-        self.encrypt_type.as_deref() == Some("aes")
-    }
-}
+use crate::wechat::reply;
 
 /// `GET {callback_path}`: answers the echostr when the signature matches the token.
 pub async fn verify_url(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -75,10 +43,10 @@ pub async fn verify_url(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
 }
 
 fn echo(req: &HttpRequest, state: &AppState) -> Result<String, CallbackError> {
-    let query = CallbackQuery::parse(req)?;
-    let echostr = CallbackQuery::require(&query.echostr, "echostr")?;
+    let query = CallbackQuery::from_query_string(req.query_string())?;
+    let echostr = query.echostr()?;
 
-    verify_signature(state, &query)?;
+    inbound::verify_signature(&state.callback, &query)?;
 
     tracing::info!("callback URL verified");
     Ok(echostr.to_string())
@@ -133,13 +101,11 @@ async fn accept(
     payload: web::Payload,
     state: &AppState,
 ) -> Result<(Answer, Enqueued), CallbackError> {
-    let query = CallbackQuery::parse(req)?;
-    check_freshness(state, &query)?;
+    let query = inbound::admit(&state.callback, req.query_string(), clock::now_secs())?;
 
     let body = read_body(payload, state.callback.max_body_bytes).await?;
 
-    let opened = open_body(state, &query, &body)?;
-    let event = Event::parse(&opened.message)?;
+    let Inbound { event, key } = inbound::open(&state.callback, &query, &body)?;
 
     // Registered before the event is stored, so the worker cannot decide before it.
     let ticket = may_reply(&event).then(|| state.pipeline.replies.register(&event.dedup_key()));
@@ -167,7 +133,7 @@ async fn accept(
     }
     let replies = ticket.wait(state.callback.reply_budget, REPLY_GRACE).await;
     let answer = match replies.first() {
-        Some(reply) => Answer::Reply(render_reply(state, &query, &event, reply, &opened)),
+        Some(reply) => Answer::Reply(render_reply(state, &query, &event, reply, key.as_ref())),
         None => Answer::Success,
     };
     Ok((answer, outcome))
@@ -184,7 +150,7 @@ fn render_reply(
     query: &CallbackQuery,
     event: &Event,
     reply: &Reply,
-    opened: &OpenedBody,
+    key: Option<&AesKey>,
 ) -> String {
     let now = clock::now_secs();
     let plaintext = match &reply.body {
@@ -199,7 +165,7 @@ fn render_reply(
             reply::news(&event.openid, &event.account, now, &[article])
         }
     };
-    let Some(key) = &opened.key else {
+    let Some(key) = key else {
         return plaintext;
     };
 
@@ -217,99 +183,6 @@ fn render_reply(
         &nonce,
         &random,
     )
-}
-
-/// A verified request's message XML, and the key that decrypted it, if any.
-struct OpenedBody {
-    message: Vec<u8>,
-    key: Option<AesKey>,
-}
-
-/// Verifies the request and returns the message XML, decrypted when the account
-/// encrypts.
-fn open_body(
-    state: &AppState,
-    query: &CallbackQuery,
-    body: &[u8],
-) -> Result<OpenedBody, CallbackError> {
-    if !query.is_encrypted() {
-        verify_signature(state, query)?;
-        return Ok(OpenedBody {
-            message: body.to_vec(),
-            key: None,
-        });
-    }
-
-    // In safe mode only msg_signature covers the body; `signature` covers none of it.
-    let envelope = xml::parse_children(body)?;
-    let encrypted = envelope
-        .get("Encrypt")
-        .filter(|value| !value.is_empty())
-        .ok_or(CallbackError::MissingEncrypt)?;
-    verify_msg_signature(state, query, encrypted)?;
-
-    let keyring = state
-        .callback
-        .keyring
-        .as_ref()
-        .ok_or(CallbackError::NoKey)?;
-    let opened = keyring.open(encrypted, &state.callback.app_id)?;
-    Ok(OpenedBody {
-        message: opened.message,
-        key: Some(opened.key),
-    })
-}
-
-fn verify_signature(state: &AppState, query: &CallbackQuery) -> Result<(), CallbackError> {
-    let given = CallbackQuery::require(&query.signature, "signature")?;
-    let timestamp = CallbackQuery::require(&query.timestamp, "timestamp")?;
-    let nonce = CallbackQuery::require(&query.nonce, "nonce")?;
-
-    let parts = [state.callback.token.as_str(), timestamp, nonce];
-    if signature::verify(given, &parts) {
-        Ok(())
-    } else {
-        Err(CallbackError::BadSignature)
-    }
-}
-
-fn verify_msg_signature(
-    state: &AppState,
-    query: &CallbackQuery,
-    encrypted: &str,
-) -> Result<(), CallbackError> {
-    let given = CallbackQuery::require(&query.msg_signature, "msg_signature")?;
-    let timestamp = CallbackQuery::require(&query.timestamp, "timestamp")?;
-    let nonce = CallbackQuery::require(&query.nonce, "nonce")?;
-
-    let parts = [state.callback.token.as_str(), timestamp, nonce, encrypted];
-    if signature::verify(given, &parts) {
-        Ok(())
-    } else {
-        Err(CallbackError::BadMsgSignature)
-    }
-}
-
-/// Refuses a timestamp far from now, when `server.max_clock_skew_secs` asks for it.
-fn check_freshness(state: &AppState, query: &CallbackQuery) -> Result<(), CallbackError> {
-    let max_skew_secs = state.callback.max_clock_skew_secs;
-    if max_skew_secs == 0 {
-        return Ok(());
-    }
-
-    let timestamp = CallbackQuery::require(&query.timestamp, "timestamp")?;
-    let fresh = timestamp
-        .parse::<i64>()
-        .map(|sent| sent.abs_diff(clock::now_secs()) <= max_skew_secs)
-        .unwrap_or(false);
-    if fresh {
-        Ok(())
-    } else {
-        Err(CallbackError::Stale {
-            timestamp: timestamp.to_string(),
-            max_skew_secs,
-        })
-    }
 }
 
 /// Reads the body, refusing it as soon as it passes `limit` bytes.

@@ -1,5 +1,5 @@
-//! `GET /healthz`: answers 200 while the server runs, with the inbox depth for a quick
-//! look.
+//! `GET /healthz`: 200 while the server can accept events, 503 once the store has
+//! failed, with the inbox depth for a quick look.
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -9,5 +9,13 @@ use super::AppState;
 /// Liveness, and how many accepted events wait to be handled.
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let inbox = state.store.inbox_len();
-    HttpResponse::Ok().json(json!({ "status": "ok", "inbox": inbox }))
+    match state.store.failure() {
+        None => HttpResponse::Ok().json(json!({ "status": "ok", "inbox": inbox })),
+        // Reads still work after sled's I/O error; only writes are refused.
+        Some(reason) => HttpResponse::ServiceUnavailable().json(json!({
+            "status": "store_failed",
+            "error": reason,
+            "inbox": inbox,
+        })),
+    }
 }

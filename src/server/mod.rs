@@ -5,6 +5,7 @@ mod callback;
 mod dashboard;
 mod error;
 mod health;
+pub mod inbound;
 mod scrape;
 
 use std::net::SocketAddr;
@@ -12,8 +13,8 @@ use std::sync::Arc;
 
 use actix_web::{web, App, HttpServer};
 
-pub use callback::CallbackQuery;
 pub use error::CallbackError;
+pub use inbound::CallbackQuery;
 
 use tokio::sync::Notify;
 

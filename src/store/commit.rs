@@ -3,7 +3,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::StoreError;
+use super::{Failure, StoreError};
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
@@ -14,10 +14,11 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the flushing task on the current tokio runtime.
-    pub fn start(db: sled::Db) -> GroupCommit {
+    /// Starts the flushing task on the current tokio runtime; a failed flush marks the
+    /// store failed.
+    pub fn start(db: sled::Db, failure: Failure) -> GroupCommit {
         let (waiters, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(run(db, receiver));
+        tokio::spawn(run(db, failure, receiver));
         GroupCommit { waiters }
     }
 
@@ -39,7 +40,7 @@ impl GroupCommit {
 }
 
 /// Takes every waiter queued so far, flushes once, answers them all; repeats.
-async fn run(db: sled::Db, mut receiver: mpsc::UnboundedReceiver<Waiter>) {
+async fn run(db: sled::Db, failure: Failure, mut receiver: mpsc::UnboundedReceiver<Waiter>) {
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
         while let Ok(next) = receiver.try_recv() {
@@ -49,6 +50,8 @@ async fn run(db: sled::Db, mut receiver: mpsc::UnboundedReceiver<Waiter>) {
         let flushed = flush(&db).await;
         if let Err(message) = &flushed {
             tracing::error!(error = %message, waiters = batch.len(), "store flush failed");
+            // A flush fails only on I/O, after which sled 0.34 refuses every write.
+            failure.record(&format!("failed to make the store durable: {message}"));
         }
 
         for waiter in batch {

@@ -44,11 +44,18 @@ impl Store {
         event: &Event,
         received_at_ms: i64,
     ) -> Result<Enqueued, StoreError> {
-        let outcome = self.insert_unless_seen(event, received_at_ms)?;
+        // Nothing is acknowledged while the store fails: WeChat retries a 500.
+        if let Some(reason) = self.failure() {
+            return Err(StoreError::Failed(reason));
+        }
+
+        let outcome = self
+            .insert_unless_seen(event, received_at_ms)
+            .map_err(|err| self.note(err))?;
 
         // A duplicate waits too: its original may still be in the flush under way, and
         // answering before it is on disk would lose it on a crash.
-        self.durable().await?;
+        self.durable().await.map_err(|err| self.note(err))?;
         Ok(outcome)
     }
 

@@ -5,12 +5,14 @@
 //! here; `api.*` for the API client, `rules.*` for rule memory, history and revisions.
 
 mod commit;
+mod failure;
 pub mod inbox;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use commit::GroupCommit;
+pub use failure::Failure;
 pub use inbox::{Enqueued, InboxRecord};
 
 /// What went wrong with the store. Callers answer WeChat with 500, so it retries.
@@ -22,6 +24,11 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("failed to make the store durable: {0}")]
     Flush(String),
+    #[error(
+        "the store failed earlier and refuses writes until cardbot restarts: {0}; \
+         check that the disk has room and is writable"
+    )]
+    Failed(String),
     #[error("corrupt record in tree {tree}: {message}")]
     Corrupt { tree: &'static str, message: String },
 }
@@ -38,6 +45,7 @@ struct Inner {
     seen: sled::Tree,
     seen_by_time: sled::Tree,
     commit: GroupCommit,
+    failure: Failure,
 }
 
 impl std::fmt::Debug for Store {
@@ -64,11 +72,13 @@ impl Store {
 
     /// Wraps an already open database.
     pub fn from_db(db: sled::Db) -> Result<Store, StoreError> {
+        let failure = Failure::default();
         let inner = Inner {
             inbox: db.open_tree("inbox")?,
             seen: db.open_tree("inbox.seen")?,
             seen_by_time: db.open_tree("inbox.seen_by_time")?,
-            commit: GroupCommit::start(db.clone()),
+            commit: GroupCommit::start(db.clone(), failure.clone()),
+            failure,
             db,
         };
         Ok(Store {
@@ -85,6 +95,30 @@ impl Store {
     /// other caller waiting at the same time.
     pub async fn durable(&self) -> Result<(), StoreError> {
         self.inner.commit.wait().await
+    }
+
+    /// Why the store failed, if it did: after an I/O error sled refuses every write
+    /// until the process restarts.
+    pub fn failure(&self) -> Option<String> {
+        self.inner.failure.reason()
+    }
+
+    /// Resolves once the store has failed, with the reason; `cardbot serve` exits then,
+    /// so that its supervisor restarts it on a fresh handle.
+    pub async fn failed(&self) -> String {
+        self.inner.failure.wait().await
+    }
+
+    /// Marks the store failed when `err` leaves sled unable to write.
+    fn note(&self, err: StoreError) -> StoreError {
+        match &err {
+            StoreError::Sled(sled_err) if failure::is_fatal(sled_err) => {
+                self.inner.failure.record(&err.to_string());
+            }
+            StoreError::Flush(_) => self.inner.failure.record(&err.to_string()),
+            _ => {}
+        }
+        err
     }
 
     /// Flushes everything now; used at shutdown.

@@ -58,13 +58,38 @@ struct State {
     delays: HashMap<String, Duration>,
     requests: HashMap<String, Vec<Recorded>>,
     tokens_issued: usize,
+    /// While set, every path answers this, as WeChat does in an outage.
+    outage: Option<Reply>,
+    /// Requests answered with the outage reply, kept apart from `requests`.
+    refused: usize,
 }
 
 /// The running fake; stops when dropped.
 pub struct FakeWechat {
     url: String,
+    addr: std::net::SocketAddr,
     state: Arc<Mutex<State>>,
     handle: actix_web::dev::ServerHandle,
+}
+
+/// Serves `state` on `listener` until the returned handle stops it.
+fn serve(listener: TcpListener, state: Arc<Mutex<State>>) -> actix_web::dev::ServerHandle {
+    let shared = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(shared.clone())
+            .app_data(web::PayloadConfig::new(1 << 20))
+            .default_service(web::to(answer))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(0)
+    .listen(listener)
+    .expect("listen on the bound port")
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    handle
 }
 
 impl FakeWechat {
@@ -72,25 +97,27 @@ impl FakeWechat {
     pub async fn start() -> FakeWechat {
         let state = Arc::new(Mutex::new(State::default()));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        let addr = listener.local_addr().expect("local address");
+        let handle = serve(listener, Arc::clone(&state));
 
-        let shared = web::Data::new(Arc::clone(&state));
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(shared.clone())
-                .app_data(web::PayloadConfig::new(1 << 20))
-                .default_service(web::to(answer))
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(0)
-        .listen(listener)
-        .expect("listen on the bound port")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        FakeWechat {
+            url: format!("http://{addr}"),
+            addr,
+            state,
+            handle,
+        }
+    }
 
-        FakeWechat { url, state, handle }
+    /// Stops listening, so that every connection is refused, as when WeChat's API is
+    /// unreachable; what was recorded is kept.
+    pub async fn go_offline(&self) {
+        self.handle.stop(false).await;
+    }
+
+    /// Listens again on the same address, with the same scripts and records.
+    pub fn come_back(&mut self) {
+        let listener = TcpListener::bind(self.addr).expect("bind the same port again");
+        self.handle = serve(listener, Arc::clone(&self.state));
     }
 
     /// The base URL, for `wechat.api_base`.
@@ -124,6 +151,23 @@ impl FakeWechat {
     /// Waits `delay` before answering each request to `path`.
     pub fn delay(&self, path: &str, delay: Duration) {
         self.lock().delays.insert(path.to_string(), delay);
+    }
+
+    /// Answers every path with `reply` until [`FakeWechat::end_outage`]: HTTP 502 or
+    /// 503 from a gateway, or errcode -1 "system busy". Such requests are counted in
+    /// [`FakeWechat::refused`], not recorded with the answered ones.
+    pub fn start_outage(&self, reply: Reply) {
+        self.lock().outage = Some(reply);
+    }
+
+    /// Answers as before the outage.
+    pub fn end_outage(&self) {
+        self.lock().outage = None;
+    }
+
+    /// How many requests the outage refused.
+    pub fn refused(&self) -> usize {
+        self.lock().refused
     }
 
     /// How many requests `path` received.
@@ -172,6 +216,10 @@ async fn answer(
 
     let (reply, delay) = {
         let mut state = state.lock().expect("fake wechat state");
+        if let Some(reply) = state.outage.clone() {
+            state.refused += 1;
+            return respond(reply);
+        }
         state
             .requests
             .entry(path.clone())
@@ -184,6 +232,10 @@ async fn answer(
         tokio::time::sleep(delay).await;
     }
 
+    respond(reply)
+}
+
+fn respond(reply: Reply) -> HttpResponse {
     match reply {
         Reply::Json(body) => HttpResponse::Ok()
             .content_type("application/json; charset=utf-8")
