@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::support::fake_wechat::FakeWechat;
 use crate::support::pipeline::CUSTOM_SEND;
 use crate::support::push;
-use crate::support::server::{free_addr, ChildServer, APP_ID, TOKEN};
+use crate::support::server::{free_addr, receipt_server, ChildServer};
 
 const KILLS: usize = 4;
 const EVENTS_PER_ROUND: usize = 600;
@@ -20,35 +20,12 @@ const POSTERS: usize = 8;
 const USERS: usize = 40;
 const ADMIN: &str = "crash-admin-token";
 
-const RULE: &str = r#"
-fn on_user_get_card(event) {
-    send_text(event.openid, `card ${event.code}`);
-}
-"#;
-
-fn config(addr: std::net::SocketAddr, dir: &std::path::Path, api: &str) -> String {
-    format!(
-        "[server]\nlisten = \"{addr}\"\n\n\
-         [wechat]\ntoken = \"{TOKEN}\"\napp_id = \"{APP_ID}\"\napp_secret = \"s\"\n\
-         api_base = \"{api}\"\n\n\
-         [store]\npath = \"{store}\"\n\n[rules]\ndir = \"{rules}\"\nwatch = false\n\n\
-         [window]\ncard_events_open_window = true\ninteraction_quota = 1000\n\n\
-         [dispatcher]\npoll_interval_ms = 20\n\n\
-         [admin]\ntoken = \"{ADMIN}\"\n\n[log]\nlevel = \"error\"\n",
-        store = dir.join("store").display(),
-        rules = dir.join("rules").display(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answered_event_is_handled_and_no_message_sent_twice_across_kills() {
     let wechat = FakeWechat::start().await;
     wechat.delay(CUSTOM_SEND, Duration::from_millis(5));
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
-    std::fs::write(dir.path().join("rules/thanks.rhai"), RULE).unwrap();
     let addr = free_addr();
-    let text = config(addr, dir.path(), &wechat.url());
+    let (dir, text) = receipt_server(addr, &wechat.url(), Some(ADMIN));
     let answered = Arc::new(Mutex::new(HashSet::new()));
 
     for round in 0..KILLS {

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::support::fake_wechat::FakeWechat;
 use crate::support::push;
-use crate::support::server::{free_addr, ChildServer, APP_ID, TOKEN};
+use crate::support::server::{free_addr, receipt_server, ChildServer};
 
 const CODES: usize = 700;
 const USERS: usize = 40;
@@ -22,26 +22,6 @@ const KILLS: usize = 2;
 const CARD: &str = "p-crash-stats";
 const ADMIN: &str = "crash-stats-admin-token";
 const CHANNELS: [&str; 3] = ["store_a", "store_b", "poster"];
-
-const RULE: &str = r#"
-fn on_user_get_card(event) {
-    send_text(event.openid, `card ${event.code}`);
-}
-"#;
-
-fn config(addr: std::net::SocketAddr, dir: &std::path::Path, api: &str) -> String {
-    format!(
-        "[server]\nlisten = \"{addr}\"\n\n\
-         [wechat]\ntoken = \"{TOKEN}\"\napp_id = \"{APP_ID}\"\napp_secret = \"s\"\n\
-         api_base = \"{api}\"\n\n\
-         [store]\npath = \"{store}\"\n\n[rules]\ndir = \"{rules}\"\nwatch = false\n\n\
-         [window]\ncard_events_open_window = true\ninteraction_quota = 1000\n\n\
-         [dispatcher]\npoll_interval_ms = 20\n\n\
-         [admin]\ntoken = \"{ADMIN}\"\n\n[log]\nlevel = \"error\"\n",
-        store = dir.join("store").display(),
-        rules = dir.join("rules").display(),
-    )
-}
 
 /// One distinct push, and whether WeChat "retries" it (posts it twice in a row).
 struct Planned {
@@ -94,11 +74,8 @@ fn plan(create_time: i64) -> (Vec<Vec<Planned>>, Expected) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_are_exact_after_duplicates_kills_and_replays() {
     let wechat = FakeWechat::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
-    std::fs::write(dir.path().join("rules/thanks.rhai"), RULE).unwrap();
     let addr = free_addr();
-    let text = config(addr, dir.path(), &wechat.url());
+    let (dir, text) = receipt_server(addr, &wechat.url(), Some(ADMIN));
     let (plan, expected) = plan(cardbot::clock::now_secs());
     let plan = Arc::new(plan);
 

@@ -9,18 +9,13 @@ use serde_json::json;
 use crate::support::fake_wechat::Reply;
 use crate::support::pipeline::{eventually, Rig, CUSTOM_SEND};
 use crate::support::push;
+use crate::support::server::THANK_ON_RECEIPT;
 
 /// Events pushed while the API is down.
 const EVENTS: usize = 30;
 /// How long the outage lasts once every event is accepted.
 const OUTAGE: Duration = Duration::from_secs(2);
 const WAIT: Duration = Duration::from_secs(20);
-
-const THANK_ON_RECEIPT: &str = r#"
-fn on_user_get_card(event) {
-    send_text(event.openid, `card ${event.code}`);
-}
-"#;
 
 /// Retries spaced so that a few seconds of outage stay far from the attempt cap, and
 /// capped at a second so delivery resumes soon after the API is back.

@@ -11,32 +11,13 @@ use std::time::{Duration, Instant};
 use crate::support::fake_wechat::FakeWechat;
 use crate::support::pipeline::{eventually, CUSTOM_SEND};
 use crate::support::push;
-use crate::support::server::{free_addr, ChildServer, APP_ID, TOKEN};
+use crate::support::server::{free_addr, receipt_server, ChildServer};
 
 const WAIT: Duration = Duration::from_secs(20);
 /// Events answered before the store fails, and events pushed while it fails.
 const BATCH: usize = 8;
 /// A one-byte file-size limit: every write past the first byte of any file fails.
 const FAILING_FSIZE: &str = "--fsize=1:";
-
-const THANK_ON_RECEIPT: &str = r#"
-fn on_user_get_card(event) {
-    send_text(event.openid, `card ${event.code}`);
-}
-"#;
-
-fn config(addr: SocketAddr, dir: &std::path::Path, api: &str) -> String {
-    format!(
-        "[server]\nlisten = \"{addr}\"\n\n\
-         [wechat]\ntoken = \"{TOKEN}\"\napp_id = \"{APP_ID}\"\napp_secret = \"s\"\n\
-         api_base = \"{api}\"\n\n\
-         [store]\npath = \"{store}\"\n\n[rules]\ndir = \"{rules}\"\nwatch = false\n\n\
-         [window]\ncard_events_open_window = true\ninteraction_quota = 1000\n\n\
-         [dispatcher]\npoll_interval_ms = 20\n\n[log]\nlevel = \"error\"\n",
-        store = dir.join("store").display(),
-        rules = dir.join("rules").display(),
-    )
-}
 
 /// Posts a receipt, the same bytes each time as WeChat's retries are; `Some(status,
 /// body)` when an answer came, `None` when the connection failed (the process is
@@ -76,11 +57,8 @@ fn codes(prefix: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_store_answers_500_exits_and_recovers_after_a_restart() {
     let wechat = FakeWechat::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
-    std::fs::write(dir.path().join("rules/thanks.rhai"), THANK_ON_RECEIPT).unwrap();
     let addr = free_addr();
-    let text = config(addr, dir.path(), &wechat.url());
+    let (dir, text) = receipt_server(addr, &wechat.url(), None);
     let child = ChildServer::start(dir.path(), &text, addr);
     let created = cardbot::clock::now_secs();
     for code in codes("1") {

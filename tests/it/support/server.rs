@@ -186,3 +186,40 @@ pub fn is_healthy(addr: SocketAddr) -> bool {
     let _ = stream.read_to_string(&mut answer);
     answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
 }
+
+/// A rule that sends one message per received card: the crash and fault tests count
+/// those messages.
+pub const THANK_ON_RECEIPT: &str = r#"
+fn on_user_get_card(event) {
+    send_text(event.openid, `card ${event.code}`);
+}
+"#;
+
+/// A temp dir holding [`THANK_ON_RECEIPT`] as its rules, and the config text of a child
+/// server at `addr` that stores there and talks to the fake WeChat at `api`; with an
+/// admin token when one is given.
+pub fn receipt_server(
+    addr: SocketAddr,
+    api: &str,
+    admin: Option<&str>,
+) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    std::fs::write(dir.path().join("rules/thanks.rhai"), THANK_ON_RECEIPT).unwrap();
+
+    let admin = admin
+        .map(|token| format!("[admin]\ntoken = \"{token}\"\n\n"))
+        .unwrap_or_default();
+    let text = format!(
+        "[server]\nlisten = \"{addr}\"\n\n\
+         [wechat]\ntoken = \"{TOKEN}\"\napp_id = \"{APP_ID}\"\napp_secret = \"s\"\n\
+         api_base = \"{api}\"\n\n\
+         [store]\npath = \"{store}\"\n\n[rules]\ndir = \"{rules}\"\nwatch = false\n\n\
+         [window]\ncard_events_open_window = true\ninteraction_quota = 1000\n\n\
+         [dispatcher]\npoll_interval_ms = 20\n\n\
+         {admin}[log]\nlevel = \"error\"\n",
+        store = dir.path().join("store").display(),
+        rules = dir.path().join("rules").display(),
+    );
+    (dir, text)
+}
