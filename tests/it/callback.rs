@@ -8,18 +8,6 @@ use crate::support::push::{self, Push};
 use crate::support::server::{TestServer, OLD_AES_KEY, TOKEN};
 use crate::support::{fixture, fixture_text};
 
-async fn post(server: &TestServer, push: &Push) -> (StatusCode, String) {
-    let response = reqwest::Client::new()
-        .post(server.callback_url(&push.query))
-        .header("content-type", "text/xml")
-        .body(push.body.clone())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.text().await.unwrap())
-}
-
 fn consume_event() -> String {
     fixture_text("wechat/events/user_consume_card.xml")
 }
@@ -51,7 +39,7 @@ async fn url_verification_with_a_bad_signature_is_refused() {
 async fn a_plaintext_push_is_stored_then_answered_success() {
     let server = TestServer::start(false, |_| {}).await;
 
-    let (status, body) = post(&server, &push::plaintext(&consume_event())).await;
+    let (status, body) = server.post(&push::plaintext(&consume_event())).await;
 
     assert_eq!((status, body.as_str()), (StatusCode::OK, "success"));
     let pending = server.store.pending(10).unwrap();
@@ -66,7 +54,7 @@ async fn a_plaintext_push_is_stored_then_answered_success() {
 async fn a_safe_mode_push_is_decrypted_and_stored() {
     let server = TestServer::start(true, |_| {}).await;
 
-    let (status, body) = post(&server, &push::encrypted(&consume_event())).await;
+    let (status, body) = server.post(&push::encrypted(&consume_event())).await;
 
     assert_eq!((status, body.as_str()), (StatusCode::OK, "success"));
     let pending = server.store.pending(10).unwrap();
@@ -77,7 +65,7 @@ async fn a_safe_mode_push_is_decrypted_and_stored() {
 async fn a_compatible_mode_push_is_read_from_its_ciphertext() {
     let server = TestServer::start(true, |_| {}).await;
 
-    let (status, _) = post(&server, &push::compatible(&consume_event())).await;
+    let (status, _) = server.post(&push::compatible(&consume_event())).await;
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(server.store.inbox_len(), 1);
@@ -108,7 +96,7 @@ async fn the_published_compatible_mode_sample_is_accepted() {
         body: vector["post_body_xml"].as_str().unwrap().to_string(),
     };
 
-    let (status, _) = post(&server, &sample).await;
+    let (status, _) = server.post(&sample).await;
 
     assert_eq!(status, StatusCode::OK);
     let event = server.store.pending(1).unwrap().remove(0).event;
@@ -125,7 +113,7 @@ async fn after_a_key_rotation_the_previous_key_still_decrypts() {
     .await;
     let old = push::encrypted_with(&consume_event(), OLD_AES_KEY, &server.config.wechat.app_id);
 
-    let (status, _) = post(&server, &old).await;
+    let (status, _) = server.post(&old).await;
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(server.store.inbox_len(), 1);
@@ -137,7 +125,7 @@ async fn the_same_event_three_times_is_one_inbox_entry() {
     let xml = push::user_get_card("o-user-1", "p-card-1", "100000000001", 1_714_000_000);
 
     for _ in 0..3 {
-        let (status, body) = post(&server, &push::encrypted(&xml)).await;
+        let (status, body) = server.post(&push::encrypted(&xml)).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "success"));
     }
 
@@ -150,8 +138,8 @@ async fn two_cards_received_in_the_same_second_are_two_entries() {
     let first = push::user_get_card("o-user-1", "p-card-1", "100000000001", 1_714_000_000);
     let second = push::user_get_card("o-user-1", "p-card-2", "100000000002", 1_714_000_000);
 
-    post(&server, &push::plaintext(&first)).await;
-    post(&server, &push::plaintext(&second)).await;
+    server.post(&push::plaintext(&first)).await;
+    server.post(&push::plaintext(&second)).await;
 
     assert_eq!(server.store.inbox_len(), 2);
 }
@@ -162,7 +150,7 @@ async fn a_bad_signature_is_refused_and_changes_nothing() {
     let mut forged = push::plaintext(&consume_event());
     forged.query = forged.query.replacen("signature=", "signature=ff", 1);
 
-    let (status, _) = post(&server, &forged).await;
+    let (status, _) = server.post(&forged).await;
 
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(server.store.inbox_len(), 0);
@@ -176,7 +164,7 @@ async fn a_missing_signature_is_refused() {
         body: consume_event(),
     };
 
-    let (status, _) = post(&server, &unsigned).await;
+    let (status, _) = server.post(&unsigned).await;
 
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
@@ -189,7 +177,7 @@ async fn a_bad_msg_signature_is_refused_even_with_a_good_signature() {
         .query
         .replacen("msg_signature=", "msg_signature=00", 1);
 
-    let (status, _) = post(&server, &forged).await;
+    let (status, _) = server.post(&forged).await;
 
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(server.store.inbox_len(), 0);
@@ -199,7 +187,9 @@ async fn a_bad_msg_signature_is_refused_even_with_a_good_signature() {
 async fn malformed_xml_is_a_bad_request() {
     let server = TestServer::start(false, |_| {}).await;
 
-    let (status, reason) = post(&server, &push::plaintext("<xml><FromUserName>o</xml")).await;
+    let (status, reason) = server
+        .post(&push::plaintext("<xml><FromUserName>o</xml"))
+        .await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(reason.contains("XML"), "{reason}");
@@ -213,7 +203,7 @@ async fn a_doctype_with_entities_is_refused() {
                 <!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]>\
                 <xml><FromUserName>&b;</FromUserName><MsgType>text</MsgType></xml>";
 
-    let (status, _) = post(&server, &push::plaintext(bomb)).await;
+    let (status, _) = server.post(&push::plaintext(bomb)).await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(server.store.inbox_len(), 0);
@@ -228,14 +218,11 @@ async fn undecryptable_ciphertext_is_a_bad_request() {
     let encrypted = encrypted.split("]]>").next().unwrap();
     let resigned = resign(&garbage.query, encrypted);
 
-    let (status, _) = post(
-        &server,
-        &Push {
-            query: resigned,
-            body,
-        },
-    )
-    .await;
+    let resigned = Push {
+        query: resigned,
+        body,
+    };
+    let (status, _) = server.post(&resigned).await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(server.store.inbox_len(), 0);
@@ -250,7 +237,7 @@ async fn a_message_encrypted_for_another_app_id_is_a_bad_request() {
         "wx-another-account",
     );
 
-    let (status, reason) = post(&server, &foreign).await;
+    let (status, reason) = server.post(&foreign).await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST, "{reason}");
     assert_eq!(server.store.inbox_len(), 0);
@@ -260,7 +247,7 @@ async fn a_message_encrypted_for_another_app_id_is_a_bad_request() {
 async fn an_encrypted_push_without_a_configured_key_is_a_bad_request() {
     let server = TestServer::start(false, |_| {}).await;
 
-    let (status, reason) = post(&server, &push::encrypted(&consume_event())).await;
+    let (status, reason) = server.post(&push::encrypted(&consume_event())).await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(reason.contains("encoding_aes_key"), "{reason}");
@@ -272,7 +259,7 @@ async fn a_body_over_the_limit_is_refused() {
     let padding = "x".repeat(4096);
     let large = consume_event().replace("</xml>", &format!("<Pad>{padding}</Pad></xml>"));
 
-    let (status, _) = post(&server, &push::plaintext(&large)).await;
+    let (status, _) = server.post(&push::plaintext(&large)).await;
 
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(server.store.inbox_len(), 0);
@@ -282,7 +269,7 @@ async fn a_body_over_the_limit_is_refused() {
 async fn a_stale_timestamp_is_refused_when_freshness_is_on() {
     let server = TestServer::start(false, |config| config.server.max_clock_skew_secs = 300).await;
 
-    let (status, reason) = post(&server, &push::plaintext(&consume_event())).await;
+    let (status, reason) = server.post(&push::plaintext(&consume_event())).await;
 
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(reason.contains("timestamp"), "{reason}");
@@ -305,8 +292,8 @@ async fn a_future_timestamp_is_refused_and_a_fresh_one_accepted() {
     };
     let now = cardbot::clock::now_secs();
 
-    let (future, reason) = post(&server, &signed_at(now + 3600)).await;
-    let (fresh, _) = post(&server, &signed_at(now - 10)).await;
+    let (future, reason) = server.post(&signed_at(now + 3600)).await;
+    let (fresh, _) = server.post(&signed_at(now - 10)).await;
 
     assert_eq!(future, StatusCode::UNAUTHORIZED);
     assert!(reason.contains("more than 300 s away"), "{reason}");
@@ -317,7 +304,7 @@ async fn a_future_timestamp_is_refused_and_a_fresh_one_accepted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reports_the_inbox_depth() {
     let server = TestServer::start(false, |_| {}).await;
-    post(&server, &push::plaintext(&consume_event())).await;
+    server.post(&push::plaintext(&consume_event())).await;
 
     let health: Value = reqwest::get(format!("http://{}/healthz", server.addr))
         .await
@@ -343,7 +330,7 @@ async fn every_sample_event_is_accepted() {
             continue;
         }
         let xml = std::fs::read_to_string(&path).unwrap();
-        let (status, body) = post(&server, &push::encrypted(&xml)).await;
+        let (status, body) = server.post(&push::encrypted(&xml)).await;
         assert_eq!(
             (status, body.as_str()),
             (StatusCode::OK, "success"),

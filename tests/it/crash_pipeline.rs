@@ -4,20 +4,21 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::Rng;
-use serde_json::Value;
 
 use crate::support::fake_wechat::FakeWechat;
 use crate::support::pipeline::CUSTOM_SEND;
-use crate::support::push;
 use crate::support::server::{free_addr, receipt_server, ChildServer};
+use crate::support::{admin, push};
 
 const KILLS: usize = 4;
 const EVENTS_PER_ROUND: usize = 600;
 const POSTERS: usize = 8;
 const USERS: usize = 40;
+/// A bound on the wait for the backlog, not a timing assertion.
+const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 const ADMIN: &str = "crash-admin-token";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,7 +38,7 @@ async fn every_answered_event_is_handled_and_no_message_sent_twice_across_kills(
         posting.await.unwrap();
     }
     let child = ChildServer::start(dir.path(), &text, addr);
-    drain(addr).await;
+    admin::drain(addr, ADMIN, DRAIN_LIMIT).await;
 
     let answered = answered.lock().unwrap().clone();
     let sent: Vec<String> = wechat
@@ -113,26 +114,9 @@ async fn post_round(
     }
 }
 
-/// Waits until the inbox and the outbox are empty.
-async fn drain(addr: std::net::SocketAddr) {
-    let started = Instant::now();
-    loop {
-        let health = get(addr, "/healthz").await;
-        let outbox = get(addr, "/admin/outbox").await;
-        if health["inbox"] == 0 && outbox["pending"] == 0 {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the backlog did not drain"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The text of every dead letter, with its reason.
 async fn dead_letter_texts(addr: std::net::SocketAddr) -> HashMap<String, String> {
-    let letters = get(addr, "/admin/dead_letters?limit=100000").await;
+    let letters = admin::get_json(addr, ADMIN, "/admin/dead_letters?limit=100000").await;
     letters["dead_letters"]
         .as_array()
         .unwrap()
@@ -142,16 +126,4 @@ async fn dead_letter_texts(addr: std::net::SocketAddr) -> HashMap<String, String
             Some((text.to_string(), letter["reason"].as_str()?.to_string()))
         })
         .collect()
-}
-
-async fn get(addr: std::net::SocketAddr, path: &str) -> Value {
-    reqwest::Client::new()
-        .get(format!("http://{addr}{path}"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }

@@ -5,21 +5,23 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cardbot::wechat::synth::{event_xml, EventFields};
 use rand::Rng;
 use serde_json::Value;
 
 use crate::support::fake_wechat::FakeWechat;
-use crate::support::push;
 use crate::support::server::{free_addr, receipt_server, ChildServer};
+use crate::support::{admin, push};
 
 const CODES: usize = 700;
 const USERS: usize = 40;
 const POSTERS: usize = 8;
 const KILLS: usize = 2;
 const CARD: &str = "p-crash-stats";
+/// A bound on the wait for the backlog, not a timing assertion.
+const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 const ADMIN: &str = "crash-stats-admin-token";
 const CHANNELS: [&str; 3] = ["store_a", "store_b", "poster"];
 
@@ -90,12 +92,12 @@ async fn counters_are_exact_after_duplicates_kills_and_replays() {
     }
     let child = ChildServer::start(dir.path(), &text, addr);
     answered.push(post_all(addr, plan.clone()).await);
-    drain(addr).await;
+    admin::drain(addr, ADMIN, DRAIN_LIMIT).await;
     println!("statistics crash test: {KILLS} SIGKILLs, pushes answered per run: {answered:?}");
 
-    let by_channel = get(addr, &format!("/admin/stats?card={CARD}")).await;
-    let by_rule = get(addr, "/admin/stats?by=rule").await;
-    let dead = get(addr, "/admin/dead_letters?limit=100000").await;
+    let by_channel = admin::get_json(addr, ADMIN, &format!("/admin/stats?card={CARD}")).await;
+    let by_rule = admin::get_json(addr, ADMIN, "/admin/stats?by=rule").await;
+    let dead = admin::get_json(addr, ADMIN, "/admin/dead_letters?limit=100000").await;
     child.kill();
 
     for (channel, counts) in &expected {
@@ -171,37 +173,8 @@ async fn post(client: &reqwest::Client, addr: std::net::SocketAddr, xml: &str) -
     }
 }
 
-/// Waits until the inbox and the outbox are empty.
-async fn drain(addr: std::net::SocketAddr) {
-    let started = Instant::now();
-    loop {
-        let health = get(addr, "/healthz").await;
-        let outbox = get(addr, "/admin/outbox").await;
-        if health["inbox"] == 0 && outbox["pending"] == 0 {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the backlog did not drain"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn row<'a>(answer: &'a Value, key: &str) -> &'a Value {
     let rows = answer["rows"].as_array().unwrap();
     let found = rows.iter().find(|row| row["key"] == key);
     &found.unwrap_or_else(|| panic!("no row {key} in {answer}"))["counts"]
-}
-
-async fn get(addr: std::net::SocketAddr, path: &str) -> Value {
-    reqwest::Client::new()
-        .get(format!("http://{addr}{path}"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }

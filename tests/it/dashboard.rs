@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cardbot::wechat::push::sign_plaintext;
-use cardbot::wechat::synth::{event_xml, EventFields};
 use reqwest::header;
 use serde_json::{json, Value};
 
+use crate::support::admin;
 use crate::support::browser::{attributes_of, text_of, Chromium};
-use crate::support::server::{free_addr, TestServer, TOKEN};
+use crate::support::push::event_now;
+use crate::support::server::{free_addr, TestServer};
 
 const ADMIN_TOKEN: &str = "dashboard-test-admin";
 const GIFT_CARD: &str = "pLtS7jB8nR4uXe6QpKwJ0sFy1CaM";
@@ -59,26 +59,7 @@ fn page_url(server: &TestServer, path: &str) -> String {
 
 /// Pushes an event of `kind` from `openid` through the callback, as WeChat would.
 async fn push(server: &TestServer, kind: &str, openid: &str, fields: &[(&str, &str)]) {
-    let event = EventFields {
-        account: "gh_test".to_string(),
-        openid: openid.to_string(),
-        create_time: cardbot::clock::now_secs(),
-        fields: fields
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect(),
-        ..Default::default()
-    };
-    let signed = sign_plaintext(&event_xml(kind, &event), TOKEN, "1714112445", "415670741");
-
-    let answer = reqwest::Client::new()
-        .post(server.callback_url(&signed.query))
-        .body(signed.body)
-        .send()
-        .await
-        .unwrap();
-
-    assert_eq!(answer.text().await.unwrap(), "success");
+    server.post_ok(&event_now(kind, openid, fields)).await;
 }
 
 async fn receive(server: &TestServer, openid: &str, code: &str, outer_str: Option<&str>) {
@@ -145,15 +126,7 @@ async fn push_known_history(server: &TestServer) {
 }
 
 async fn admin_get(server: &TestServer, path: &str) -> Value {
-    reqwest::Client::new()
-        .get(page_url(server, path))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    admin::get_json(server.addr, ADMIN_TOKEN, &format!("/admin{path}")).await
 }
 
 /// Waits until every event was handled and every message reached its final state.

@@ -31,13 +31,7 @@ fn on_user_get_card(event) {
 "#;
 
 async fn post(rig: &Rig, push: &Push) -> StatusCode {
-    reqwest::Client::new()
-        .post(rig.server.callback_url(&push.query))
-        .body(push.body.clone())
-        .send()
-        .await
-        .unwrap()
-        .status()
+    rig.server.post(push).await.0
 }
 
 async fn scrape_with(rig: &Rig, token: Option<&str>) -> (StatusCode, String) {

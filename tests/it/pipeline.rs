@@ -16,17 +16,6 @@ fn on_user_get_card(event) {
 }
 "#;
 
-async fn post(rig: &Rig, push: &Push) -> (StatusCode, String) {
-    let response = reqwest::Client::new()
-        .post(rig.server.callback_url(&push.query))
-        .body(push.body.clone())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.text().await.unwrap())
-}
-
 fn receipt(openid: &str, code: &str) -> Push {
     let now = cardbot::clock::now_secs();
     push::plaintext(&push::user_get_card(openid, "p-card-1", code, now))
@@ -35,11 +24,13 @@ fn receipt(openid: &str, code: &str) -> Push {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_leads_to_exactly_the_message_the_rules_chose_once() {
     let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
-    post(&rig, &push::plaintext(&text_message("o-alice", "hi", 1))).await;
+    rig.server
+        .post(&push::plaintext(&text_message("o-alice", "hi", 1)))
+        .await;
 
     let push = receipt("o-alice", "100000000001");
-    let (status, _) = post(&rig, &push).await;
-    post(&rig, &push).await;
+    let (status, _) = rig.server.post(&push).await;
+    rig.server.post(&push).await;
 
     assert_eq!(status, StatusCode::OK);
     eventually("the message is sent", WAIT, || {
@@ -63,9 +54,11 @@ async fn an_event_leads_to_exactly_the_message_the_rules_chose_once() {
 async fn a_passing_failure_is_retried_and_the_message_sent_once() {
     let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
     rig.wechat.respond_errcodes(CUSTOM_SEND, &[-1, 45011, 0]);
-    post(&rig, &push::plaintext(&text_message("o-bob", "hi", 2))).await;
+    rig.server
+        .post(&push::plaintext(&text_message("o-bob", "hi", 2)))
+        .await;
 
-    post(&rig, &receipt("o-bob", "100000000002")).await;
+    rig.server.post(&receipt("o-bob", "100000000002")).await;
 
     eventually("three attempts", WAIT, || rig.wechat.hits(CUSTOM_SEND) >= 3).await;
     eventually("the outbox drains", WAIT, || {
@@ -80,9 +73,11 @@ async fn a_passing_failure_is_retried_and_the_message_sent_once() {
 async fn a_closed_window_answer_becomes_a_dead_letter_with_its_reason() {
     let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
     rig.wechat.respond_errcodes(CUSTOM_SEND, &[45015]);
-    post(&rig, &push::plaintext(&text_message("o-carol", "hi", 3))).await;
+    rig.server
+        .post(&push::plaintext(&text_message("o-carol", "hi", 3)))
+        .await;
 
-    post(&rig, &receipt("o-carol", "100000000003")).await;
+    rig.server.post(&receipt("o-carol", "100000000003")).await;
 
     let outbox = &rig.server.app.outbox;
     eventually("a dead letter", WAIT, || outbox.dead_len() == 1).await;
@@ -101,9 +96,11 @@ async fn a_closed_window_answer_becomes_a_dead_letter_with_its_reason() {
 async fn an_expired_token_mid_run_is_refreshed_and_the_message_sent_once() {
     let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
     rig.wechat.respond_errcodes(CUSTOM_SEND, &[40001, 0]);
-    post(&rig, &push::plaintext(&text_message("o-dave", "hi", 4))).await;
+    rig.server
+        .post(&push::plaintext(&text_message("o-dave", "hi", 4)))
+        .await;
 
-    post(&rig, &receipt("o-dave", "100000000004")).await;
+    rig.server.post(&receipt("o-dave", "100000000004")).await;
 
     eventually("the outbox drains", WAIT, || {
         rig.wechat.hits(CUSTOM_SEND) == 2 && rig.server.app.outbox.is_empty()
@@ -123,7 +120,7 @@ async fn an_expired_token_mid_run_is_refreshed_and_the_message_sent_once() {
 async fn a_message_without_a_window_is_held_until_the_user_writes() {
     let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
 
-    post(&rig, &receipt("o-erin", "100000000005")).await;
+    rig.server.post(&receipt("o-erin", "100000000005")).await;
 
     let outbox = rig.server.app.outbox.clone();
     eventually("the message is held", WAIT, || {
@@ -137,7 +134,9 @@ async fn a_message_without_a_window_is_held_until_the_user_writes() {
     .await;
     assert_eq!(rig.wechat.hits(CUSTOM_SEND), 0);
 
-    post(&rig, &push::plaintext(&text_message("o-erin", "hello?", 5))).await;
+    rig.server
+        .post(&push::plaintext(&text_message("o-erin", "hello?", 5)))
+        .await;
 
     eventually("the held message goes out", WAIT, || {
         rig.wechat.hits(CUSTOM_SEND) == 1
@@ -155,14 +154,16 @@ async fn the_daily_cap_suppresses_with_its_reason() {
         config.pressure.daily_cap = 1;
     })
     .await;
-    post(&rig, &push::plaintext(&text_message("o-frank", "hi", 6))).await;
+    rig.server
+        .post(&push::plaintext(&text_message("o-frank", "hi", 6)))
+        .await;
 
-    post(&rig, &receipt("o-frank", "100000000006")).await;
+    rig.server.post(&receipt("o-frank", "100000000006")).await;
     eventually("the first is sent", WAIT, || {
         rig.wechat.hits(CUSTOM_SEND) == 1
     })
     .await;
-    post(&rig, &receipt("o-frank", "100000000007")).await;
+    rig.server.post(&receipt("o-frank", "100000000007")).await;
 
     let outbox = &rig.server.app.outbox;
     eventually("the second is suppressed", WAIT, || outbox.dead_len() == 1).await;
@@ -187,9 +188,11 @@ async fn quiet_hours_make_a_message_wait() {
         config.pressure.quiet_end = end;
     })
     .await;
-    post(&rig, &push::plaintext(&text_message("o-gina", "hi", 7))).await;
+    rig.server
+        .post(&push::plaintext(&text_message("o-gina", "hi", 7)))
+        .await;
 
-    post(&rig, &receipt("o-gina", "100000000008")).await;
+    rig.server.post(&receipt("o-gina", "100000000008")).await;
 
     let outbox = rig.server.app.outbox.clone();
     let later = cardbot::clock::now_ms() + 30 * 60 * 1000;
@@ -217,7 +220,10 @@ fn on_text(event) {
 async fn a_passive_reply_arrives_encrypted_in_the_http_answer() {
     let rig = Rig::start(true, &[("echo.rhai", REPLY_TO_TEXT)], |_| {}).await;
 
-    let (status, body) = post(&rig, &push::encrypted(&text_message("o-hana", "hi", 8))).await;
+    let (status, body) = rig
+        .server
+        .post(&push::encrypted(&text_message("o-hana", "hi", 8)))
+        .await;
 
     assert_eq!(status, StatusCode::OK);
     let outer = cardbot::wechat::xml::parse_children(body.as_bytes()).unwrap();
@@ -250,7 +256,10 @@ async fn a_slow_rules_reply_arrives_as_a_customer_service_message() {
     rig.wechat
         .delay("/card/user/getcardlist", Duration::from_millis(600));
 
-    let (status, body) = post(&rig, &push::plaintext(&text_message("o-ivan", "slow", 9))).await;
+    let (status, body) = rig
+        .server
+        .post(&push::plaintext(&text_message("o-ivan", "slow", 9)))
+        .await;
 
     assert_eq!((status, body.as_str()), (StatusCode::OK, "success"));
     eventually("the reply is sent as a message", WAIT, || {
@@ -264,8 +273,10 @@ async fn a_slow_rules_reply_arrives_as_a_customer_service_message() {
 async fn decisions_are_queryable_by_openid_and_dead_letters_retried() {
     let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
     rig.wechat.respond_errcodes(CUSTOM_SEND, &[45047]);
-    post(&rig, &push::plaintext(&text_message("o-jack", "hi", 10))).await;
-    post(&rig, &receipt("o-jack", "100000000010")).await;
+    rig.server
+        .post(&push::plaintext(&text_message("o-jack", "hi", 10)))
+        .await;
+    rig.server.post(&receipt("o-jack", "100000000010")).await;
     let outbox = rig.server.app.outbox.clone();
     eventually("a dead letter", WAIT, || outbox.dead_len() == 1).await;
 
@@ -280,7 +291,9 @@ async fn decisions_are_queryable_by_openid_and_dead_letters_retried() {
         .collect();
     assert_eq!(kinds, vec!["user_get_card", "text"]);
     let id = letters["dead_letters"][0]["entry"]["id"].as_u64().unwrap();
-    post(&rig, &push::plaintext(&text_message("o-jack", "again", 11))).await;
+    rig.server
+        .post(&push::plaintext(&text_message("o-jack", "again", 11)))
+        .await;
     let retried = reqwest::Client::new()
         .post(format!(
             "http://{}/admin/dead_letters/{id}/retry",
@@ -344,7 +357,7 @@ fn on_user_get_card(event) {
 async fn a_closed_window_falls_back_to_the_rules_template() {
     let rig = Rig::start(false, &[("receipt.rhai", TEMPLATE_WHEN_CLOSED)], |_| {}).await;
 
-    post(&rig, &receipt("o-kate", "100000000012")).await;
+    rig.server.post(&receipt("o-kate", "100000000012")).await;
 
     let template = "/cgi-bin/message/template/send";
     eventually("the template is sent", WAIT, || {
@@ -360,9 +373,11 @@ async fn a_closed_window_falls_back_to_the_rules_template() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rules_see_the_window_the_user_opened() {
     let rig = Rig::start(false, &[("receipt.rhai", TEMPLATE_WHEN_CLOSED)], |_| {}).await;
-    post(&rig, &push::plaintext(&text_message("o-liam", "hi", 13))).await;
+    rig.server
+        .post(&push::plaintext(&text_message("o-liam", "hi", 13)))
+        .await;
 
-    post(&rig, &receipt("o-liam", "100000000013")).await;
+    rig.server.post(&receipt("o-liam", "100000000013")).await;
 
     eventually("the message is sent", WAIT, || {
         rig.wechat.hits(CUSTOM_SEND) == 1
@@ -374,8 +389,10 @@ async fn rules_see_the_window_the_user_opened() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cardbot_log_prints_a_users_decisions() {
     let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
-    post(&rig, &push::plaintext(&text_message("o-mona", "hi", 14))).await;
-    post(&rig, &receipt("o-mona", "100000000014")).await;
+    rig.server
+        .post(&push::plaintext(&text_message("o-mona", "hi", 14)))
+        .await;
+    rig.server.post(&receipt("o-mona", "100000000014")).await;
     eventually("the message is sent", WAIT, || {
         rig.wechat.hits(CUSTOM_SEND) == 1
     })

@@ -7,11 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cardbot::wechat::push::sign_plaintext;
-use cardbot::wechat::synth::{event_xml, EventFields};
 use serde_json::{json, Value};
 
-use crate::support::server::{free_addr, is_healthy, TestServer, TOKEN};
+use crate::support::push::event_now;
+use crate::support::server::{free_addr, is_healthy, TestServer};
 
 const APP_SECRET: &str = "sandbox-test-secret";
 const ADMIN_TOKEN: &str = "sandbox-test-admin";
@@ -68,27 +67,7 @@ async fn call(server: &TestServer, path: &str, token: &str, body: Value) -> Valu
 
 /// Pushes an event of `kind` from `openid` through the callback, as WeChat would.
 async fn push(server: &TestServer, kind: &str, openid: &str, fields: &[(&str, &str)]) {
-    let event = EventFields {
-        account: "gh_test".to_string(),
-        openid: openid.to_string(),
-        create_time: cardbot::clock::now_secs(),
-        fields: fields
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
-        ..Default::default()
-    };
-    let xml = event_xml(kind, &event);
-    let signed = sign_plaintext(&xml, TOKEN, "1714112445", "415670741");
-
-    let answer = reqwest::Client::new()
-        .post(server.callback_url(&signed.query))
-        .body(signed.body)
-        .send()
-        .await
-        .unwrap();
-
-    assert_eq!(answer.text().await.unwrap(), "success");
+    server.post_ok(&event_now(kind, openid, fields)).await;
 }
 
 fn text_to(openid: &str, content: &str) -> Value {

@@ -33,14 +33,7 @@ fn card_event(kind: &str, code: &str, adjust: impl FnOnce(&mut EventFields)) -> 
 }
 
 async fn post(rig: &Rig, xml: &str) {
-    let push = push::plaintext(xml);
-    let answer = reqwest::Client::new()
-        .post(rig.server.callback_url(&push.query))
-        .body(push.body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.text().await.unwrap(), "success");
+    rig.server.post_ok(&push::plaintext(xml)).await;
 }
 
 /// Posts a small known history: two receipts from a poster, one untagged, views, a

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod browser;
 pub mod fake_wechat;
 pub mod pipeline;

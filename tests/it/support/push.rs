@@ -1,5 +1,6 @@
 //! Callback requests signed (and encrypted) the way WeChat sends them.
 
+use cardbot::wechat::synth::{event_xml, EventFields};
 use cardbot::wechat::{crypto, push};
 
 use super::server::{AES_KEY, APP_ID, TOKEN};
@@ -80,4 +81,20 @@ pub fn user_get_card(openid: &str, card_id: &str, code: &str, create_time: i64) 
          <OuterStr><![CDATA[store-poster]]></OuterStr>\
          </xml>"
     )
+}
+
+/// A plaintext-mode push of an event of `kind` from `openid`, created now, with these
+/// elements (`("CardId", "p1")`, ...) beside the common ones.
+pub fn event_now(kind: &str, openid: &str, fields: &[(&str, &str)]) -> Push {
+    let event = EventFields {
+        account: "gh_test".to_string(),
+        openid: openid.to_string(),
+        create_time: cardbot::clock::now_secs(),
+        fields: fields
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect(),
+        ..Default::default()
+    };
+    plaintext(&event_xml(kind, &event))
 }

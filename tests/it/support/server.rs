@@ -10,6 +10,8 @@ use cardbot::app::App;
 use cardbot::config::Config;
 use cardbot::store::Store;
 
+use super::push::Push;
+
 /// The account every callback test signs for.
 pub const TOKEN: &str = "test-callback-token";
 pub const APP_ID: &str = "wx5823bf96d3bd56c7";
@@ -96,6 +98,25 @@ impl TestServer {
             "http://{}{}?{}",
             self.addr, self.config.server.callback_path, query
         )
+    }
+
+    /// Posts `push` to the callback: the answer's status and body.
+    pub async fn post(&self, push: &Push) -> (reqwest::StatusCode, String) {
+        let response = reqwest::Client::new()
+            .post(self.callback_url(&push.query))
+            .header("content-type", "text/xml")
+            .body(push.body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.text().await.unwrap())
+    }
+
+    /// Posts `push` and checks that the callback took it.
+    pub async fn post_ok(&self, push: &Push) {
+        let (status, body) = self.post(push).await;
+        assert_eq!((status.as_u16(), body.as_str()), (200, "success"));
     }
 
     /// Stops the server, letting requests in flight finish.

@@ -1,0 +1,34 @@
+//! A running cardbot read from outside: `/healthz` and the admin API, as an operator
+//! or a monitoring script would.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// `GET path` with the admin bearer token, answered as JSON.
+pub async fn get_json(addr: SocketAddr, token: &str, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("http://{addr}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Waits until the inbox and the outbox are empty, failing the test after `limit`.
+pub async fn drain(addr: SocketAddr, token: &str, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        let health = get_json(addr, token, "/healthz").await;
+        let outbox = get_json(addr, token, "/admin/outbox").await;
+        if health["inbox"] == 0 && outbox["pending"] == 0 {
+            return;
+        }
+        assert!(started.elapsed() < limit, "the backlog did not drain");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
