@@ -96,14 +96,10 @@ async fn post_round(
                 let xml =
                     push::user_get_card(&openid, "p-crash", &code, cardbot::clock::now_secs());
                 let request = push::plaintext(&xml);
-                let sent = client
-                    .post(format!("http://{addr}/wechat?{}", request.query))
-                    .body(request.body)
-                    .timeout(Duration::from_secs(5))
-                    .send()
-                    .await;
-                let Ok(response) = sent else { return };
-                if response.text().await.is_ok_and(|body| body == "success") {
+                let Some((_, body)) = push::post_to(&client, addr, &request).await else {
+                    return;
+                };
+                if body == "success" {
                     answered.lock().unwrap().insert(format!("card {code}"));
                 }
             }

@@ -160,17 +160,8 @@ async fn post_all(addr: std::net::SocketAddr, plan: Arc<Vec<Vec<Planned>>>) -> u
 }
 
 async fn post(client: &reqwest::Client, addr: std::net::SocketAddr, xml: &str) -> bool {
-    let request = push::plaintext(xml);
-    let sent = client
-        .post(format!("http://{addr}/wechat?{}", request.query))
-        .body(request.body)
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await;
-    match sent {
-        Ok(response) => response.text().await.is_ok_and(|body| body == "success"),
-        Err(_) => false,
-    }
+    let answer = push::post_to(client, addr, &push::plaintext(xml)).await;
+    answer.is_some_and(|(_, body)| body == "success")
 }
 
 fn row<'a>(answer: &'a Value, key: &str) -> &'a Value {

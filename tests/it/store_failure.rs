@@ -31,15 +31,7 @@ async fn post_receipt(addr: SocketAddr, code: &str, create_time: i64) -> Option<
         .build()
         .unwrap();
 
-    let response = client
-        .post(format!("http://{addr}/wechat?{}", request.query))
-        .body(request.body)
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .ok()?;
-    let status = response.status().as_u16();
-    Some((status, response.text().await.unwrap_or_default()))
+    push::post_to(&client, addr, &request).await
 }
 
 fn set_file_size_limit(pid: u32, limit: &str) {

@@ -59,15 +59,7 @@ impl Rig {
 
     /// An admin GET, answered as JSON.
     pub async fn admin_get(&self, path: &str) -> serde_json::Value {
-        reqwest::Client::new()
-            .get(format!("http://{}{path}", self.server.addr))
-            .bearer_auth("test-admin-token")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        super::admin::get_json(self.server.addr, "test-admin-token", path).await
     }
 }
 

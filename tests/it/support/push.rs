@@ -1,5 +1,8 @@
 //! Callback requests signed (and encrypted) the way WeChat sends them.
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use cardbot::wechat::synth::{event_xml, EventFields};
 use cardbot::wechat::{crypto, push};
 
@@ -97,4 +100,22 @@ pub fn event_now(kind: &str, openid: &str, fields: &[(&str, &str)]) -> Push {
         ..Default::default()
     };
     plaintext(&event_xml(kind, &event))
+}
+
+/// Posts `push` to the callback of the cardbot listening at `addr`: the answer's status
+/// and body, or `None` when none came within 5 s (the server was killed, say).
+pub async fn post_to(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+    push: &Push,
+) -> Option<(u16, String)> {
+    let response = client
+        .post(format!("http://{addr}/wechat?{}", push.query))
+        .body(push.body.clone())
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
 }
