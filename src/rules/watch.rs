@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher};
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode, Watcher};
 
 use super::{Rules, RulesError};
 
@@ -67,11 +68,22 @@ fn reload_on_changes(rules: &Rules, events: &Receiver<WatchEvent>, debounce: Dur
 
 fn is_rule_change(event: &WatchEvent) -> bool {
     match event {
-        Ok(event) => event.paths.iter().any(|path| is_rule_file(path)),
+        Ok(event) => changes_content(&event.kind) && event.paths.iter().any(|p| is_rule_file(p)),
         Err(err) => {
             tracing::warn!(error = %err, "rules watcher error; reloading to be safe");
             true
         }
+    }
+}
+
+/// Whether an event can change what a file holds. Opening or reading a file cannot: the
+/// reload itself reads every rule, so reloading on reads would reload for ever, and an
+/// operator's `cat` or backup would start it.
+fn changes_content(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
     }
 }
 

@@ -75,3 +75,27 @@ fn a_broken_save_keeps_the_running_set_and_shows_the_error() {
     wait_for("the failed reload", || rules.status().reloads_failed > 0);
     assert_eq!(rules.status().revision, before);
 }
+
+#[test]
+fn reading_a_rule_file_does_not_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("greet.rhai");
+    std::fs::write(&path, "fn on_subscribe(e) { }").unwrap();
+    let (_db, rules) = open_rules(dir.path(), |_| {});
+    let _watcher = rules.watch().unwrap();
+
+    std::fs::read_to_string(&path).unwrap();
+    // Long enough for a reload, and for the reads of that reload to start another.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let after_reading = rules.status();
+    std::fs::write(&path, "fn on_subscribe(e) { send_text(e.openid, \"hi\"); }").unwrap();
+    wait_for("the edited rule to load", || rules.status().reloads_ok == 1);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+
+    assert_eq!(after_reading.reloads_ok + after_reading.reloads_failed, 0);
+    assert_eq!(
+        rules.status().reloads_ok,
+        1,
+        "a reload's own reads started another"
+    );
+}
