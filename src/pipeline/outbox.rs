@@ -233,7 +233,8 @@ impl Outbox {
     }
 
     /// Moves an entry to the dead letters and counts `outcome` for its rule,
-    /// atomically; an entry no longer pending is not counted again.
+    /// atomically; an entry no longer pending was settled elsewhere, so it is neither
+    /// buried nor counted again.
     pub fn bury(
         &self,
         letter: &DeadLetter,
@@ -248,15 +249,16 @@ impl Outbox {
             |(entries, dead, counters)| {
                 if entries.remove(&key)?.is_some() {
                     stats.record_outcome_tx(counters, &letter.entry.rule, outcome, now)?;
+                    dead.insert(&key, value.clone())?;
                 }
-                dead.insert(&key, value.clone())?;
                 Ok::<_, ConflictableTransactionError<PipelineError>>(())
             },
         );
         result.map_err(from_transaction)
     }
 
-    /// Takes a dead letter back into the outbox as a fresh entry, ready now.
+    /// Takes a dead letter back into the outbox as a fresh entry, ready now; `None`
+    /// when there is no such letter, or another retry took it first.
     pub fn revive(&self, id: u64, now_ms: i64) -> Result<Option<OutboxEntry>, PipelineError> {
         let key = id.to_be_bytes();
         let Some(value) = self.dead.get(key)? else {
@@ -271,12 +273,14 @@ impl Outbox {
         let encoded = encode(OUTBOX_TREE, &entry)?;
         let result =
             sled::Transactional::transaction(&(&self.entries, &self.dead), |(entries, dead)| {
-                dead.remove(&key)?;
+                if dead.remove(&key)?.is_none() {
+                    return Ok(false);
+                }
                 entries.insert(&key, encoded.clone())?;
-                Ok::<_, sled::transaction::ConflictableTransactionError<PipelineError>>(())
+                Ok::<_, ConflictableTransactionError<PipelineError>>(true)
             });
-        result.map_err(from_transaction)?;
-        Ok(Some(entry))
+        let revived = result.map_err(from_transaction)?;
+        Ok(revived.then_some(entry))
     }
 
     /// Every pending entry, oldest first.
@@ -316,15 +320,26 @@ impl Outbox {
     /// Makes the user's held entries ready, after their window opened.
     pub fn release_held(&self, openid: &str, now_ms: i64) -> Result<usize, PipelineError> {
         let mut released = 0;
-        for mut entry in self.entries()? {
+        for entry in self.entries()? {
             let held = matches!(entry.state, EntryState::Held { .. });
-            if held && entry.outgoing.openid() == openid {
-                entry.state = EntryState::Ready;
-                entry.not_before_ms = now_ms;
-                self.put(&entry)?;
+            if held && entry.outgoing.openid() == openid && self.release(&entry, now_ms)? {
                 released += 1;
             }
         }
         Ok(released)
     }
+
+    /// Makes `held` ready if it is still stored exactly so; whether it did. The
+    /// dispatcher may have claimed or settled the entry since it was read, and a blind
+    /// write would bring it back to be sent again.
+    pub fn release(&self, held: &OutboxEntry, now_ms: i64) -> Result<bool, PipelineError> {
+        let mut ready = held.clone();
+        ready.state = EntryState::Ready;
+        ready.not_before_ms = now_ms;
+        self.swap(held, &ready)
+    }
 }
+
+#[cfg(test)]
+#[path = "outbox_tests.rs"]
+mod tests;
