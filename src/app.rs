@@ -39,6 +39,8 @@ pub struct App {
     pub windows: Windows,
     pub held_cards: HeldCards,
     pub stats: Stats,
+    /// Sends what the rules chose; stopped before the process exits.
+    pub dispatcher: Arc<Dispatcher>,
     pub server: Server,
     /// The stand-in for WeChat's API, when `[sandbox] enabled`.
     pub sandbox: Option<Sandbox>,
@@ -150,7 +152,7 @@ impl App {
         } else {
             tokio::spawn(worker.run(WORKER_POLL));
         }
-        tokio::spawn(dispatcher.run());
+        tokio::spawn(dispatcher.clone().run());
         if let Some(handle) = metrics.handle {
             let every = Duration::from_secs(config.metrics.refresh_secs);
             let refresh =
@@ -175,6 +177,7 @@ impl App {
             windows,
             held_cards,
             stats,
+            dispatcher,
             server,
             sandbox,
             _watcher: watcher,

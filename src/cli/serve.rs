@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -9,6 +10,10 @@ use crate::app::App;
 use crate::config::Config;
 use crate::rules::Rules;
 use crate::telemetry;
+
+/// How much longer than one API request the stop waits for the sends under way: a send
+/// also waits for the rate limit and a flush.
+const SEND_DRAIN_MARGIN: Duration = Duration::from_secs(5);
 
 /// Runs the server on the config at `path`.
 pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
@@ -52,6 +57,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
 
+    let drain = Duration::from_secs(config.wechat.request_timeout_secs) + SEND_DRAIN_MARGIN;
+    if !app.dispatcher.stop(drain).await {
+        tracing::warn!(
+            waited_secs = drain.as_secs(),
+            "sends still under way at shutdown; the next start records them as unknown outcomes"
+        );
+    }
     store
         .flush()
         .context("failed to flush the store at shutdown")?;

@@ -3,6 +3,7 @@
 //! refused for a passing reason and burying what it refused for good.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,6 +55,8 @@ pub struct Dispatcher {
     rate: RateLimit,
     /// Users with a send under way, so one user's messages go out in order.
     busy_users: Mutex<HashSet<String>>,
+    /// Set by [`Dispatcher::stop`]: no new send starts.
+    stopping: AtomicBool,
 }
 
 /// What became of one attempt, as the decision log records it.
@@ -72,6 +75,7 @@ impl Dispatcher {
             rate: RateLimit::per_second(config.rate_per_sec),
             wake: Arc::new(Notify::new()),
             busy_users: Mutex::new(HashSet::new()),
+            stopping: AtomicBool::new(false),
             parts,
             config,
         })
@@ -80,6 +84,20 @@ impl Dispatcher {
     /// Wakes the dispatcher when new entries are ready, instead of waiting for a poll.
     pub fn waker(&self) -> Arc<Notify> {
         self.wake.clone()
+    }
+
+    /// Starts no new send and waits up to `limit` for the sends under way to settle;
+    /// whether they all did. A graceful stop that cut a send off would leave its entry
+    /// `Sending`, an unknown outcome at the next start, and the user without it.
+    pub async fn stop(&self, limit: Duration) -> bool {
+        self.stopping.store(true, Ordering::SeqCst);
+        let all = u32::try_from(self.config.concurrency).unwrap_or(u32::MAX);
+        let settled = tokio::time::timeout(limit, self.permits.acquire_many(all)).await;
+        matches!(settled, Ok(Ok(_)))
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// Settles entries a crash left in `Sending`: their outcome is unknown, so they are
@@ -130,7 +148,7 @@ impl Dispatcher {
         let mut started = 0;
 
         for value in self.parts.outbox.tree().iter().values().take(SCAN_LIMIT) {
-            if self.permits.available_permits() == 0 {
+            if self.permits.available_permits() == 0 || self.is_stopping() {
                 break;
             }
             let entry: OutboxEntry = super::decode(super::outbox::OUTBOX_TREE, &value?)?;
@@ -144,7 +162,10 @@ impl Dispatcher {
             }
             waiting_users.insert(openid.clone());
 
-            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            let permit = self.permits.clone().try_acquire_owned();
+            // Checked again with the permit held: `stop` waits for every permit, so a
+            // send that holds one before `stopping` is set is waited for.
+            let Some(permit) = permit.ok().filter(|_| !self.is_stopping()) else {
                 self.release_user(&openid);
                 break;
             };

@@ -7,8 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use cardbot::store::Store;
 
-use crate::support::push;
-use crate::support::server::{free_addr, ChildServer, AES_KEY, APP_ID, TOKEN};
+use crate::support::fake_wechat::FakeWechat;
+use crate::support::pipeline::{eventually, CUSTOM_SEND};
+use crate::support::server::{free_addr, receipt_server, ChildServer, AES_KEY, APP_ID, TOKEN};
+use crate::support::{admin, push};
 
 /// How many answered events to wait for before the kill.
 const ANSWERED_BEFORE_KILL: usize = 400;
@@ -166,18 +168,59 @@ async fn sigterm_stops_the_server_gracefully_and_keeps_what_it_answered() {
     let (status, _) = post_one(addr, 0, 1).await.unwrap();
     assert_eq!(status, 200);
 
-    let mut process = child.child;
-    let pid = process.id().to_string();
-    let signalled = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let exit = tokio::task::spawn_blocking(move || process.wait().unwrap())
-        .await
-        .unwrap();
+    let exit = terminate(child).await;
 
-    assert!(signalled.success());
     assert!(exit.success(), "cardbot exited with {exit}");
     let store = Store::open(&store_path).unwrap();
     assert_eq!(store.inbox_len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_waits_for_a_send_under_way_so_it_is_neither_lost_nor_unknown() {
+    let wechat = FakeWechat::start().await;
+    wechat.delay(CUSTOM_SEND, std::time::Duration::from_millis(1500));
+    let addr = free_addr();
+    let (dir, text) = receipt_server(addr, &wechat.url(), Some(ADMIN));
+    let child = ChildServer::start(dir.path(), &text, addr);
+    let receipt = push::user_get_card(
+        "o-term",
+        "p-term",
+        "100000000001",
+        cardbot::clock::now_secs(),
+    );
+    push::post_to(&reqwest::Client::new(), addr, &push::plaintext(&receipt))
+        .await
+        .unwrap();
+    let limit = std::time::Duration::from_secs(10);
+    eventually("the send is under way", limit, || {
+        wechat.hits(CUSTOM_SEND) == 1
+    })
+    .await;
+
+    let exit = terminate(child).await;
+    let child = ChildServer::start(dir.path(), &text, addr);
+    let dead = admin::get_json(addr, ADMIN, "/admin/dead_letters").await;
+    let outbox = admin::get_json(addr, ADMIN, "/admin/outbox").await;
+    child.kill();
+
+    assert!(exit.success(), "cardbot exited with {exit}");
+    assert_eq!(dead["dead_letters"], serde_json::json!([]));
+    assert_eq!(outbox["pending"], 0);
+    assert_eq!(wechat.hits(CUSTOM_SEND), 1);
+}
+
+const ADMIN: &str = "crash-term-admin-token";
+
+/// Sends SIGTERM and waits for the process to exit.
+async fn terminate(child: ChildServer) -> std::process::ExitStatus {
+    let mut process = child.child;
+    // The shell's own `kill`, so that no procps package is needed.
+    let signalled = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", process.id())])
+        .status()
+        .unwrap();
+    assert!(signalled.success(), "failed to signal cardbot");
+    tokio::task::spawn_blocking(move || process.wait().unwrap())
+        .await
+        .unwrap()
 }
