@@ -118,12 +118,12 @@ const HOST_FNS: &[HostFn] = &[
     },
     HostFn {
         name: "stats_channel",
-        signature: "fn stats_channel(card_id: string, channel: string) -> map;",
+        signature: "fn stats_channel(card_id: string, channel: ?) -> map;",
         doc: "A channel's statistics of the last 30 days: `#{received, redeemed, ...}`.",
     },
     HostFn {
         name: "stats_channel",
-        signature: "fn stats_channel(card_id: string, channel: string, days: int) -> map;",
+        signature: "fn stats_channel(card_id: string, channel: ?, days: int) -> map;",
         doc: "A channel's statistics of the last `days` local days, today included.",
     },
     HostFn {

@@ -29,16 +29,16 @@ pub(crate) fn register(engine: &mut Engine) {
             .map_err(|found| format!("cards_with_status: statuses must be strings, not {found}"))?;
         lookup(LookupKey::CardsWithStatus(statuses))
     });
-    engine.register_fn("stats_channel", |card_id: &str, channel: &str| -> Answer {
-        lookup(channel_key(card_id, channel, DEFAULT_STATS_DAYS))
+    engine.register_fn("stats_channel", |card_id: &str, channel: Dynamic| -> Answer {
+        lookup(channel_key(card_id, &channel_name(channel)?, DEFAULT_STATS_DAYS))
     });
     engine.register_fn(
         "stats_channel",
-        |card_id: &str, channel: &str, days: rhai::INT| -> Answer {
+        |card_id: &str, channel: Dynamic, days: rhai::INT| -> Answer {
             if days < 1 {
                 return Err(format!("stats_channel: days must be at least 1, not {days}").into());
             }
-            lookup(channel_key(card_id, channel, days as u64))
+            lookup(channel_key(card_id, &channel_name(channel)?, days as u64))
         },
     );
     engine.register_fn("window", |openid: &str| -> Answer {
@@ -54,6 +54,21 @@ pub(crate) fn register(engine: &mut Engine) {
 
 /// The days `stats_channel` covers unless told: the last 30, today included.
 const DEFAULT_STATS_DAYS: u64 = 30;
+
+/// The channel key a rule's value names, as statistics count it: a tag as it is, an
+/// `OuterId` as its digits, and `()` (an event without a tag) as `"(none)"`, so that
+/// `stats_channel(event.card_id, event.outer_str)` works for every receipt.
+fn channel_name(channel: Dynamic) -> Result<String, Box<EvalAltResult>> {
+    if channel.is_unit() {
+        return Ok(crate::stats::counters::NONE.to_string());
+    }
+    if let Ok(id) = channel.as_int() {
+        return Ok(id.to_string());
+    }
+    channel.into_string().map_err(|found| {
+        format!("stats_channel: channel must be a string, an OuterId or (), not {found}").into()
+    })
+}
 
 fn channel_key(card_id: &str, channel: &str, days: u64) -> LookupKey {
     LookupKey::ChannelStats(card_id.to_string(), channel.to_string(), days)

@@ -317,3 +317,21 @@ fn stats_channel_answers_canned_counts() {
     assert_eq!(decision.lookups[0].name, "stats_channel");
     assert_eq!(decision.lookups[0].args, ["pLotusCash20", "store_a", "30"]);
 }
+
+#[test]
+fn stats_channel_takes_an_untagged_receipt_or_an_outer_id_as_its_channel() {
+    let source = r#"
+        fn on_user_get_card(e) {
+            stats_channel(e.card_id, e.outer_str);
+            stats_channel(e.card_id, 42, 7);
+        }
+    "#;
+    let h = harness(&[("stats", source)], CANNED);
+
+    let decision = h.evaluate(&event("user_get_card"));
+
+    assert_eq!(decision.failures().count(), 0, "{:?}", decision.failures().next());
+    let args: Vec<_> = decision.lookups.iter().map(|l| l.args.clone()).collect();
+    assert_eq!(args[0], ["pLotusCash20", "(none)", "30"]);
+    assert_eq!(args[1], ["pLotusCash20", "42", "7"]);
+}
