@@ -159,14 +159,14 @@ impl App {
                 metrics::refresh_periodically(store.clone(), outbox.clone(), handle, every);
             tokio::spawn(refresh);
         }
-        tokio::spawn(prune(
-            store.clone(),
-            decisions.clone(),
-            windows.clone(),
+        tokio::spawn(prune(Pruning {
+            store: store.clone(),
+            decisions: decisions.clone(),
+            windows: windows.clone(),
             pressure,
-            stats.clone(),
-            config.clone(),
-        ));
+            stats: stats.clone(),
+            config: Arc::new(config.clone()),
+        }));
 
         Ok(App {
             store,
@@ -200,45 +200,64 @@ fn start_sandbox(config: &Config) -> anyhow::Result<Option<Sandbox>> {
     Ok(Some(sandbox))
 }
 
-/// Drops what has outlived its retention: dedup keys, decisions, windows, counters,
-/// statistics receipts.
-async fn prune(
+/// What the periodic pruning touches.
+#[derive(Debug, Clone)]
+struct Pruning {
     store: Store,
     decisions: DecisionLog,
     windows: Windows,
     pressure: Pressure,
     stats: Stats,
-    config: Config,
-) {
+    config: Arc<Config>,
+}
+
+/// Drops what has outlived its retention: dedup keys, decisions, windows, counters,
+/// statistics receipts. Each pass walks whole trees, so it runs on a blocking thread,
+/// off the runtime that answers callbacks.
+async fn prune(pruning: Pruning) {
     let mut ticker = tokio::time::interval(PRUNE_INTERVAL);
     loop {
         ticker.tick().await;
+        let pass = pruning.clone();
+        if let Err(err) = tokio::task::spawn_blocking(move || pass.run_once()).await {
+            tracing::warn!(error = %err, "pruning stopped unexpectedly; trying again later");
+        }
+    }
+}
+
+impl Pruning {
+    fn run_once(&self) {
+        let config = &self.config;
         let now_ms = clock::now_ms();
         let now = now_ms / 1000;
         let dedup_cutoff = now_ms - (config.store.dedup_retention_secs as i64) * 1000;
+        let decisions = &config.decisions;
         let results = [
             (
                 "dedup keys",
-                store.prune_seen(dedup_cutoff).map_err(|e| e.to_string()),
+                self.store
+                    .prune_seen(dedup_cutoff)
+                    .map_err(|e| e.to_string()),
             ),
             (
                 "decisions",
-                decisions
-                    .prune(
-                        now,
-                        config.decisions.retention_secs,
-                        config.decisions.max_per_user,
-                    )
+                self.decisions
+                    .prune(now, decisions.retention_secs, decisions.max_per_user)
                     .map_err(|e| e.to_string()),
             ),
-            ("windows", windows.prune(now).map_err(|e| e.to_string())),
+            (
+                "windows",
+                self.windows.prune(now).map_err(|e| e.to_string()),
+            ),
             (
                 "contact counters",
-                pressure.prune(now - 3 * 86_400).map_err(|e| e.to_string()),
+                self.pressure
+                    .prune(now - 3 * 86_400)
+                    .map_err(|e| e.to_string()),
             ),
             (
                 "statistics receipts",
-                stats.prune_receipts(now).map_err(|e| e.to_string()),
+                self.stats.prune_receipts(now).map_err(|e| e.to_string()),
             ),
         ];
         for (what, result) in results {

@@ -279,9 +279,10 @@ impl Worker {
                 rules::history::record(history, event)?;
                 parts.held_cards.apply_tx(held, event)?;
                 parts.windows.observe_tx(windows, event, now_ms / 1000)?;
+                let received_at = record.received_at_ms / 1000;
                 parts
                     .stats
-                    .record_tx(counters, receipts, event, now_ms / 1000)?;
+                    .record_tx(counters, receipts, event, received_at)?;
                 Ok(decision_id)
             },
         );
@@ -364,3 +365,7 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;

@@ -88,22 +88,36 @@ impl Bucket<'_> {
     }
 }
 
+/// `CreateTime`s before this (2013-01-01, before WeChat had cards) are not believed.
+const EARLIEST_CREATE_TIME: i64 = 1_356_998_400;
+/// How far past its arrival an event's `CreateTime` may lie and still be believed.
+const MAX_CREATE_TIME_AHEAD_SECS: i64 = 86_400;
+
+/// When an event happened, for its day: its `CreateTime`, unless that is missing or
+/// implausible (before WeChat had cards, or well after the push arrived), in which case
+/// the arrival. A wild `CreateTime` would otherwise land on a day nobody asks about, or
+/// overflow a sum of waiting times.
+pub fn event_time(event: &Event, received_at: i64) -> i64 {
+    let latest = received_at.saturating_add(MAX_CREATE_TIME_AHEAD_SECS);
+    if (EARLIEST_CREATE_TIME..=latest).contains(&event.create_time) {
+        event.create_time
+    } else {
+        received_at
+    }
+}
+
 /// Counts one event; see [`Stats::record_tx`].
 pub(super) fn record_tx<E>(
     stats: &Stats,
     counters: &TransactionalTree,
     receipts: &TransactionalTree,
     event: &Event,
-    now: i64,
+    received_at: i64,
 ) -> ConflictableTransactionResult<(), E> {
     let Some(card) = event.card_id.as_deref() else {
         return Ok(());
     };
-    let at = if event.create_time > 0 {
-        event.create_time
-    } else {
-        now
-    };
+    let at = event_time(event, received_at);
     let bucket = Bucket {
         tx: counters,
         card,
@@ -123,6 +137,9 @@ pub(super) fn record_tx<E>(
             let channel = channel_of(receipts, &receipt_key)?;
             bucket.channel(&channel, metric::DELETED)
         }
+        // A gift returned to its giver (`IsReturnBack`) undoes no count and adds none:
+        // the gift itself was counted when it was made.
+        "user_gifting_card" if event.is_return_back == Some(true) => Ok(()),
         "user_gifting_card" => {
             let channel = channel_of(receipts, &receipt_key)?;
             bucket.channel(&channel, metric::GIFTED)
@@ -153,6 +170,11 @@ fn channel_of(
 /// `user_get_card`: a receipt. A friend's gift counts for the channel the giver's code
 /// came from, so a channel is credited with the cards its customers pass on; without a
 /// known giver's receipt it counts under its own tag.
+///
+/// A code is received once: a second `user_get_card` for a code with a receipt (a
+/// member card restored after deletion, which WeChat sends without its tag) counts
+/// nothing, so the funnel's receipts stay the codes handed out. A restored code with no
+/// receipt counts under `(unknown)`, as its channel is not known.
 fn receive<E>(
     bucket: &Bucket<'_>,
     receipts: &TransactionalTree,
@@ -160,6 +182,9 @@ fn receive<E>(
     at: i64,
     key: &[u8],
 ) -> ConflictableTransactionResult<(), E> {
+    if receipt::get_tx(receipts, key)?.is_some() {
+        return Ok(());
+    }
     let gift = event.is_give_by_friend == Some(true);
     let giver = match (gift, event.old_code.as_deref()) {
         (true, Some(old_code)) => {
@@ -167,26 +192,26 @@ fn receive<E>(
         }
         _ => None,
     };
-    let channel = giver
-        .map(|giver| giver.channel)
-        .or_else(|| tag_of(event))
-        .unwrap_or_else(|| NONE.to_string());
+    let restored = event.is_restore_member_card == Some(true);
+    let channel = match (giver, restored) {
+        (Some(giver), _) => giver.channel,
+        (None, true) => UNKNOWN.to_string(),
+        (None, false) => tag_of(event).unwrap_or_else(|| NONE.to_string()),
+    };
 
     bucket.channel(&channel, metric::RECEIVED)?;
     if gift {
         bucket.channel(&channel, metric::RECEIVED_GIFT)?;
     }
 
-    if receipt::get_tx(receipts, key)?.is_none() {
-        let receipt = Receipt {
-            channel,
-            at,
-            gift,
-            engaged: false,
-            redeemed: false,
-        };
-        receipt::put_tx(receipts, key, &receipt)?;
-    }
+    let receipt = Receipt {
+        channel,
+        at,
+        gift,
+        engaged: false,
+        redeemed: false,
+    };
+    receipt::put_tx(receipts, key, &receipt)?;
     Ok(())
 }
 
@@ -225,16 +250,16 @@ fn redeem<E>(
 ) -> ConflictableTransactionResult<(), E> {
     let source = event.consume_source.as_deref().unwrap_or(NONE);
     let staff = event.staff_openid.as_deref().unwrap_or(NONE);
-    let location = event.location_id.map(|id| id.to_string());
+    let location = location_of(event);
     bucket.add(Dimension::Source, source, metric::REDEEMED, 1)?;
     bucket.add(Dimension::Staff, staff, metric::REDEEMED, 1)?;
     bucket.add(
         Dimension::Location,
-        location.as_deref().unwrap_or(NONE),
+        location.key.as_deref().unwrap_or(NONE),
         metric::REDEEMED,
         1,
     )?;
-    if let (Some(id), Some(name)) = (&location, event.location_name.as_deref()) {
+    if let (Some(id), Some(name)) = (&location.key, location.label) {
         bucket.tx.insert(key::label_key(id), name.as_bytes())?;
     }
 
@@ -246,21 +271,41 @@ fn redeem<E>(
     if !receipt.redeemed {
         receipt.redeemed = true;
         let cohort = bucket.on(stats.day_of(receipt.at));
-        let waited = (at - receipt.at).max(0) as u64;
         cohort.channel(&receipt.channel, metric::FUNNEL_REDEEMED)?;
-        cohort.add(
-            Dimension::Channel,
-            &receipt.channel,
-            metric::REDEEM_SECS_SUM,
-            waited,
-        )?;
-        cohort.add(
-            Dimension::Channel,
-            &receipt.channel,
-            metric::REDEEM_SECS_COUNT,
-            1,
-        )?;
+        // A redemption stamped before its receipt (clocks, or events out of order) has
+        // no waiting time to give; counting it as 0 would pull the average down.
+        if let Ok(waited) = u64::try_from(at - receipt.at) {
+            let channel = &receipt.channel;
+            cohort.add(Dimension::Channel, channel, metric::REDEEM_SECS_SUM, waited)?;
+            cohort.add(Dimension::Channel, channel, metric::REDEEM_SECS_COUNT, 1)?;
+        }
         receipt::put_tx(receipts, key, &receipt)?;
     }
     Ok(())
+}
+
+/// Where a redemption counts among locations, and the name to show for it.
+struct Location<'a> {
+    key: Option<String>,
+    label: Option<&'a str>,
+}
+
+/// A redemption's location: its `LocationId`, named by `LocationName`; without an id
+/// (WeChat sends `0` for redemptions through the API), its `LocationName` alone, so a
+/// self-service or pay-cell redemption that names its store still counts for it.
+fn location_of(event: &Event) -> Location<'_> {
+    let name = event
+        .location_name
+        .as_deref()
+        .filter(|name| !name.is_empty());
+    match event.location_id.filter(|id| *id != 0) {
+        Some(id) => Location {
+            key: Some(id.to_string()),
+            label: name,
+        },
+        None => Location {
+            key: name.map(str::to_string),
+            label: None,
+        },
+    }
 }

@@ -88,15 +88,16 @@ impl Stats {
 
     /// Counts one handled event inside the caller's transaction. Call it in the
     /// transaction that removes the event from the inbox: the event then counts
-    /// exactly once, whatever crashes or retries happen around it.
+    /// exactly once, whatever crashes or retries happen around it. `received_at` (unix
+    /// seconds) stands in for an implausible `CreateTime`.
     pub fn record_tx<E>(
         &self,
         counters: &TransactionalTree,
         receipts: &TransactionalTree,
         event: &Event,
-        now: i64,
+        received_at: i64,
     ) -> ConflictableTransactionResult<(), E> {
-        counters::record_tx(self, counters, receipts, event, now)
+        counters::record_tx(self, counters, receipts, event, received_at)
     }
 
     /// Counts one message outcome for `rule` inside the caller's transaction.
@@ -137,8 +138,10 @@ impl Stats {
         if now - last < RECEIPT_PRUNE_INTERVAL_SECS {
             return Ok(0);
         }
+        let removed = receipt::prune(&self.receipts, now - self.receipt_retention_secs)?;
+        // Only a finished prune waits its interval; a failed one is tried again.
         self.receipts_pruned_at.store(now, Ordering::Relaxed);
-        receipt::prune(&self.receipts, now - self.receipt_retention_secs)
+        Ok(removed)
     }
 }
 

@@ -246,7 +246,8 @@ pub(super) fn run(stats: &Stats, query: &StatsQuery) -> Result<Report, StatsErro
     let mut sums: BTreeMap<String, u64> = BTreeMap::new();
     for (key, tally) in tallies {
         for (metric, count) in &tally {
-            *sums.entry(metric.clone()).or_default() += count;
+            let sum = sums.entry(metric.clone()).or_default();
+            *sum = sum.saturating_add(*count);
         }
         let label = match query.by {
             By::Location => label_of(stats, &key)?,
@@ -339,11 +340,9 @@ fn tally_cards(
             } else {
                 parsed.value
             };
-            *tallies
-                .entry(row)
-                .or_default()
-                .entry(parsed.metric)
-                .or_default() += decode(&value);
+            let tally = tallies.entry(row).or_default().entry(parsed.metric);
+            let count = tally.or_default();
+            *count = count.saturating_add(decode(&value));
         }
         if query.card.is_none() {
             next = Some(card);
@@ -373,7 +372,8 @@ fn tally_rules(stats: &Stats, query: &StatsQuery, into: &mut Tallies) -> Result<
         let Some((_, rule, metric)) = key::parse_rule_key(&raw) else {
             continue;
         };
-        *into.entry(rule).or_default().entry(metric).or_default() += decode(&value);
+        let count = into.entry(rule).or_default().entry(metric).or_default();
+        *count = count.saturating_add(decode(&value));
     }
     Ok(())
 }

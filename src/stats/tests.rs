@@ -159,16 +159,16 @@ fn days_follow_the_stats_time_zone_and_every_day_of_the_range_is_a_row() {
 #[test]
 fn rows_are_sorted_by_the_main_metric_and_a_card_filter_applies() {
     let stats = stats();
-    let other_card = Event {
+    let other_card = |code: &str| Event {
         card_id: Some("pOther".to_string()),
-        ..received("x", "big", NOON)
+        ..received(code, "big", NOON)
     };
 
     record(&stats, &received("c1", "small", NOON));
     record(&stats, &received("c2", "large", NOON));
     record(&stats, &received("c3", "large", NOON));
-    for _ in 0..3 {
-        record(&stats, &other_card);
+    for code in ["x1", "x2", "x3"] {
+        record(&stats, &other_card(code));
     }
 
     let all = report(&stats, "channel");
@@ -260,4 +260,155 @@ fn old_receipts_are_pruned() {
     assert_eq!(removed, 1);
     assert_eq!(within_the_hour, 0);
     assert_eq!(stats.receipts_tree().len(), 1);
+}
+
+/// The report of `by` over `since..=until`.
+fn report_between(stats: &Stats, by: &str, since: &str, until: &str) -> Report {
+    let params = QueryParams {
+        by: Some(by.to_string()),
+        since: Some(since.to_string()),
+        until: Some(until.to_string()),
+        ..QueryParams::default()
+    };
+    let today = stats.day_of(NOON);
+    stats
+        .query(&StatsQuery::parse(&params, today).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn funnel_stages_count_on_the_day_of_the_receipt_and_events_on_their_own() {
+    let stats = stats();
+    let two_days = 2 * 86_400;
+
+    record(&stats, &received("c1", "poster", NOON - two_days));
+    record(&stats, &event("user_view_card", "c1", NOON));
+    record(&stats, &event("user_consume_card", "c1", NOON));
+
+    let by_day = report(&stats, "day");
+    let day = |key: &str| &row(&by_day, key).counts;
+    assert_eq!(day("2026-12-01")["received"], 1);
+    assert_eq!(day("2026-12-01")["viewed"], 0);
+    assert_eq!(day("2026-12-03")["viewed"], 1);
+    assert_eq!(day("2026-12-03")["redeemed"], 1);
+    let receipt_day = report_between(&stats, "channel", "2026-12-01", "2026-12-01");
+    let cohort = &row(&receipt_day, "poster").counts;
+    assert_eq!(cohort["funnel_engaged"], 1);
+    assert_eq!(cohort["funnel_redeemed"], 1);
+    assert_eq!(cohort["redeemed"], 0);
+    assert_eq!(cohort["redeem_secs_avg"], two_days);
+}
+
+#[test]
+fn a_code_received_again_counts_once_and_a_restore_keeps_its_channel() {
+    let stats = stats();
+    let restored = Event {
+        is_restore_member_card: Some(true),
+        ..event("user_get_card", "c1", NOON)
+    };
+
+    record(&stats, &received("c1", "poster", NOON - 600));
+    record(&stats, &restored);
+    record(&stats, &received("c1", "poster", NOON - 300));
+    record(&stats, &event("user_consume_card", "c1", NOON));
+
+    let report = report(&stats, "channel");
+    assert_eq!(report.rows.len(), 1, "{:?}", report.rows);
+    let counts = &row(&report, "poster").counts;
+    assert_eq!(counts["received"], 1);
+    assert_eq!(counts["redeemed"], 1);
+    assert_eq!(counts["redeem_secs_avg"], 600);
+}
+
+#[test]
+fn a_restored_code_without_a_receipt_counts_under_unknown() {
+    let stats = stats();
+    let restored = Event {
+        is_restore_member_card: Some(true),
+        ..event("user_get_card", "c1", NOON)
+    };
+
+    record(&stats, &restored);
+
+    let report = report(&stats, "channel");
+    assert_eq!(row(&report, "(unknown)").counts["received"], 1);
+    assert!(report.rows.iter().all(|row| row.key != "(none)"));
+}
+
+#[test]
+fn a_gift_returned_to_its_giver_is_not_counted_as_another_gift() {
+    let stats = stats();
+    let returned = Event {
+        is_return_back: Some(true),
+        ..event("user_gifting_card", "c1", NOON)
+    };
+
+    record(&stats, &received("c1", "poster", NOON - 60));
+    record(&stats, &event("user_gifting_card", "c1", NOON - 30));
+    record(&stats, &returned);
+
+    assert_eq!(
+        row(&report(&stats, "channel"), "poster").counts["gifted"],
+        1
+    );
+}
+
+#[test]
+fn a_location_is_its_id_or_else_its_name_and_id_zero_is_none() {
+    let stats = stats();
+    let at = |id: Option<i64>, name: Option<&str>, code: &str| Event {
+        location_id: id,
+        location_name: name.map(str::to_string),
+        ..event("user_consume_card", code, NOON)
+    };
+
+    record(&stats, &at(Some(0), None, "c1"));
+    record(&stats, &at(None, Some("Pay-cell Jing'an"), "c2"));
+    record(&stats, &at(Some(42), Some("North Store"), "c3"));
+
+    let by_location = report(&stats, "location");
+    assert_eq!(row(&by_location, "(none)").counts["redeemed"], 1);
+    assert_eq!(row(&by_location, "Pay-cell Jing'an").counts["redeemed"], 1);
+    assert_eq!(
+        row(&by_location, "42").label.as_deref(),
+        Some("North Store")
+    );
+    assert!(by_location.rows.iter().all(|row| row.key != "0"));
+}
+
+#[test]
+fn a_redemption_stamped_before_its_receipt_completes_the_funnel_without_a_waiting_time() {
+    let stats = stats();
+
+    record(&stats, &received("c1", "poster", NOON));
+    record(&stats, &event("user_consume_card", "c1", NOON - 5));
+    record(&stats, &received("c2", "poster", NOON - 100));
+    record(&stats, &event("user_consume_card", "c2", NOON));
+
+    let report = report(&stats, "channel");
+    let counts = &row(&report, "poster").counts;
+    assert_eq!(counts["funnel_redeemed"], 2);
+    assert_eq!(counts["redeem_secs_avg"], 100);
+}
+
+#[test]
+fn an_implausible_create_time_counts_on_the_day_the_push_arrived() {
+    let stats = stats();
+    let far_future = i64::MAX - 10;
+
+    for (code, at) in [
+        ("c1", far_future),
+        ("c2", far_future),
+        ("c3", 0),
+        ("c4", -5),
+    ] {
+        record(&stats, &received(code, "poster", at));
+        record(&stats, &event("user_consume_card", code, far_future));
+    }
+
+    let report = report(&stats, "channel");
+    let counts = &row(&report, "poster").counts;
+    assert_eq!(counts["received"], 4);
+    assert_eq!(counts["funnel_redeemed"], 4);
+    assert_eq!(counts["redeem_secs_avg"], 0);
 }

@@ -29,9 +29,16 @@ pub(crate) fn register(engine: &mut Engine) {
             .map_err(|found| format!("cards_with_status: statuses must be strings, not {found}"))?;
         lookup(LookupKey::CardsWithStatus(statuses))
     });
-    engine.register_fn("stats_channel", |card_id: &str, channel: Dynamic| -> Answer {
-        lookup(channel_key(card_id, &channel_name(channel)?, DEFAULT_STATS_DAYS))
-    });
+    engine.register_fn(
+        "stats_channel",
+        |card_id: &str, channel: Dynamic| -> Answer {
+            lookup(channel_key(
+                card_id,
+                &channel_name(channel)?,
+                DEFAULT_STATS_DAYS,
+            ))
+        },
+    );
     engine.register_fn(
         "stats_channel",
         |card_id: &str, channel: Dynamic, days: rhai::INT| -> Answer {

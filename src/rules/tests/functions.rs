@@ -330,7 +330,12 @@ fn stats_channel_takes_an_untagged_receipt_or_an_outer_id_as_its_channel() {
 
     let decision = h.evaluate(&event("user_get_card"));
 
-    assert_eq!(decision.failures().count(), 0, "{:?}", decision.failures().next());
+    assert_eq!(
+        decision.failures().count(),
+        0,
+        "{:?}",
+        decision.failures().next()
+    );
     let args: Vec<_> = decision.lookups.iter().map(|l| l.args.clone()).collect();
     assert_eq!(args[0], ["pLotusCash20", "(none)", "30"]);
     assert_eq!(args[1], ["pLotusCash20", "42", "7"]);
