@@ -40,6 +40,8 @@ fn filled(entries: u64) -> (Store, Outbox) {
                 not_before_ms: 0,
                 created_at_ms: 1_700_000_000_000 + id as i64,
                 last_error: None,
+                event_kind: "user_get_card".to_string(),
+                event_card_id: Some("pLtS7jA1x0Wq3ZcN5vGmYkTr2HdE".to_string()),
             })
             .unwrap();
     }

@@ -389,9 +389,11 @@ impl Dispatcher {
         tracing::info!(
             outbox_id = entry.id,
             openid,
+            event = %entry.event_kind,
+            card_id = entry.event_card_id.as_deref().unwrap_or(""),
             rule = %entry.rule,
             msgtype = entry.outgoing.kind(),
-            card_id = entry.outgoing.card_id(),
+            wxcard_id = entry.outgoing.card_id(),
             "message sent"
         );
         metrics::record_message(metrics::MessageOutcome::Sent);

@@ -87,6 +87,12 @@ pub struct OutboxEntry {
     pub not_before_ms: i64,
     pub created_at_ms: i64,
     pub last_error: Option<String>,
+    /// The type of the event that led to it, for the log line of its sending.
+    #[serde(default)]
+    pub event_kind: String,
+    /// The card of that event, if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_card_id: Option<String>,
 }
 
 /// Why an entry was given up.

@@ -31,6 +31,8 @@ fn entry(id: u64, state: EntryState) -> OutboxEntry {
         not_before_ms: NOW_MS,
         created_at_ms: NOW_MS,
         last_error: None,
+        event_kind: "user_consume_card".to_string(),
+        event_card_id: Some("pCard".to_string()),
     }
 }
 

@@ -272,6 +272,8 @@ impl Worker {
                         not_before_ms: now_ms,
                         created_at_ms: now_ms,
                         last_error: None,
+                        event_kind: event.kind.clone(),
+                        event_card_id: event.card_id.clone(),
                     };
                     Outbox::insert_tx(outbox, &entry)?;
                 }
@@ -355,6 +357,8 @@ impl Worker {
                 not_before_ms: now_ms,
                 created_at_ms: now_ms,
                 last_error: None,
+                event_kind: record.event.kind.clone(),
+                event_card_id: record.event.card_id.clone(),
             });
             let written = entry
                 .map_err(PipelineError::from)

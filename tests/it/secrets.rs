@@ -288,7 +288,9 @@ async fn no_secret_or_access_token_appears_in_the_logs() {
         .find(|line| line["message"] == "message sent")
         .unwrap();
     assert_eq!(sent["msgtype"], "wxcard");
+    assert_eq!(sent["event"], "user_get_card");
     assert_eq!(sent["card_id"], CARD_ID);
+    assert_eq!(sent["wxcard_id"], CARD_ID);
     assert_eq!(sent["rule"], "thanks");
     assert!(sent["outbox_id"].is_u64() && sent["openid"].is_string());
 }
