@@ -10,6 +10,7 @@ use reqwest::header;
 use serde_json::{json, Value};
 
 use crate::support::admin;
+use crate::support::admin_proxy::AdminProxy;
 use crate::support::browser::{
     attributes_of, chart_table_rows, section_of, table_rows, text_of, Chromium,
 };
@@ -431,7 +432,8 @@ async fn a_wrong_token_brings_the_login_form_with_the_servers_reason() {
     let server = start().await;
     let url = page_url(&server, "/#token=not-the-token");
 
-    let Some(dom) = dump_dom("a_wrong_token_brings_the_login_form", url).await else {
+    let test = "a_wrong_token_brings_the_login_form_with_the_servers_reason";
+    let Some(dom) = dump_dom(test, url).await else {
         return;
     };
 
@@ -678,4 +680,123 @@ async fn past_twelve_channels_the_chart_sums_the_rest_and_the_table_keeps_them_a
     assert_eq!(table[14][0], "channel_01");
     assert_eq!(table[14][1], "1");
     assert!(section_of(&dom, "channel").contains("<details>"));
+}
+
+/// What a scenario of tests/fixtures/dashboard/scenarios.js saw, after checking that it
+/// ran to its end.
+fn scenario_seen(dom: &str) -> Value {
+    let body = attributes_of(dom, "<body");
+    assert_eq!(body["data-scenario"], "done", "{dom}");
+    serde_json::from_str(&body["data-seen"]).unwrap()
+}
+
+/// The key figures as the page shows them, in the order of the page.
+fn figures(received: &str, redeemed: &str, rate: &str, time: &str, pending: &str) -> Value {
+    json!({
+        "received": received, "redeemed": redeemed, "rate": rate, "redeem-time": time,
+        "pending": pending, "dead": "1",
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_reload_clears_what_it_could_not_show_and_says_why_on_each_panel() {
+    let server = start().await;
+    push_known_history(&server).await;
+    settle(&server).await;
+    let average = admin_get(&server, "/stats").await["totals"]["redeem_secs_avg"].clone();
+    let time = format!("{average} s");
+    let proxy = AdminProxy::start(server.addr);
+    let by_count = ["channel", "source", "staff", "day", "rule"].len();
+    proxy.fail_after("stats", by_count, "store failure: disk full");
+    proxy.fail_after("rules", 1, "store failure: rules unreadable");
+    proxy.fail_after("dead_letters", 1, "store failure: dead letters unreadable");
+    let url = proxy.scenario_url("reload_fails", &format!("token={ADMIN_TOKEN}"));
+
+    let test = "a_failed_reload_clears_what_it_could_not_show_and_says_why_on_each_panel";
+    let Some(dom) = dump_dom(test, url).await else {
+        return;
+    };
+
+    let seen = scenario_seen(&dom);
+    assert_eq!(seen["before"], figures("5", "4", "80%", &time, "2"));
+    assert_eq!(seen["state"], "error");
+    assert_eq!(seen["after"], figures("–", "–", "–", "–", "2"));
+    let status = seen["status"].as_str().unwrap();
+    let stats_failed = "could not show stats: store failure: disk full";
+    assert_eq!(status.matches(stats_failed).count(), 1, "{status}");
+    for chart in ["channel", "funnel", "source", "staff", "day", "rule"] {
+        let section = section_of(&dom, chart);
+        assert!(section.contains(stats_failed), "{chart}: {section}");
+        let attributes = attributes_of(&dom, &format!("data-chart=\"{chart}\""));
+        assert!(
+            !attributes.contains_key("data-rendered"),
+            "{chart} kept its chart"
+        );
+    }
+    assert_eq!(
+        text_of(&dom, "rules-error"),
+        "could not show rules: store failure: rules unreadable"
+    );
+    assert_eq!(text_of(&dom, "rules-revision"), "–");
+    assert!(table_rows(&dom, "rules-table").is_empty());
+    assert_eq!(
+        text_of(&dom, "dead-letters-error"),
+        "could not show dead_letters: store failure: dead letters unreadable"
+    );
+    assert!(table_rows(&dom, "dead-letters").is_empty());
+    Rendered::of(&dom, "outbox");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_for_an_older_load_is_not_drawn_over_a_newer_one() {
+    let server = start().await;
+    push_known_history(&server).await;
+    receive_card(&server, DISCOUNT_CARD, "o-bob", "900000000006", None).await;
+    settle(&server).await;
+    let proxy = AdminProxy::start(server.addr);
+    proxy.delay_first("by=channel", Duration::from_millis(1500));
+    let scenario = format!("overtaken&card={DISCOUNT_CARD}");
+    let url = proxy.scenario_url(&scenario, &format!("token={ADMIN_TOKEN}"));
+
+    let test = "an_answer_for_an_older_load_is_not_drawn_over_a_newer_one";
+    let Some(dom) = dump_dom(test, url).await else {
+        return;
+    };
+
+    let seen = scenario_seen(&dom);
+    assert_eq!(seen["state"], "ready");
+    assert_eq!(seen["after"]["received"], "1", "{seen}");
+    assert_eq!(text_of(&dom, "figure-received"), "1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_takes_every_number_off_the_page() {
+    let server = start().await;
+    push_known_history(&server).await;
+    settle(&server).await;
+    let proxy = AdminProxy::start(server.addr);
+    let url = proxy.scenario_url("sign_out", &format!("token={ADMIN_TOKEN}"));
+
+    let test = "signing_out_takes_every_number_off_the_page";
+    let Some(dom) = dump_dom(test, url).await else {
+        return;
+    };
+
+    assert_eq!(scenario_seen(&dom)["state"], "login");
+    assert_eq!(body_state(&dom), "login");
+    assert!(!dom.contains("data-rendered"), "{dom}");
+    assert!(!dom.contains("<table"), "{dom}");
+    for figure in [
+        "received",
+        "redeemed",
+        "rate",
+        "redeem-time",
+        "pending",
+        "dead",
+    ] {
+        assert_eq!(text_of(&dom, &format!("figure-{figure}")), "–");
+    }
+    assert_eq!(text_of(&dom, "rules-revision"), "–");
+    assert_eq!(text_of(&dom, "status"), "");
+    assert_eq!(text_of(&dom, "login-error"), "Signed out.");
 }
