@@ -35,11 +35,16 @@ const INDEX: Asset = Asset {
 };
 
 /// What `/admin/assets/{name}` serves.
-const ASSETS: [Asset; 5] = [
+const ASSETS: [Asset; 6] = [
     Asset {
         name: "charts.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("dashboard/charts.js"),
+    },
+    Asset {
+        name: "panels.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("dashboard/panels.js"),
     },
     Asset {
         name: "dashboard.js",

@@ -1,5 +1,5 @@
 // Drawing for the cardbot dashboard: Chart.js charts with a data table each, and a
-// record of what each chart shows (data-rendered), read back from the chart object.
+// record of what each chart drew (data-rendered), read back from its elements.
 "use strict";
 
 (function () {
@@ -16,6 +16,8 @@
     funnel_engaged: "#0891b2", funnel_redeemed: "#16a34a",
     sent: "#16a34a", held: "#f59e0b", suppressed: "#64748b", failed: "#dc2626",
   };
+  /** A chart's table of more rows than this is folded under a summary line. */
+  const FOLD_ROWS = 12;
   const charts = {};
 
   // --- formatting ------------------------------------------------------------------
@@ -66,49 +68,39 @@
     return document.querySelector(`[data-chart="${name}"]`);
   }
 
-  /** Whether the canvas has any pixel that is not fully transparent. */
-  function hasDrawn(canvas) {
-    if (!canvas.width || !canvas.height) {
-      return false;
-    }
-    const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
-    for (let i = 3; i < pixels.data.length; i += 4) {
-      if (pixels.data[i] !== 0) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** A table of exactly what `chart` shows: one row per label, one column per series. */
-  function chartTable(chart, caption) {
+  /** A table of `shown` (labels, and datasets of a label and data each): one row per
+   * label, one column per series. */
+  function chartTable(shown, caption) {
     const table = document.createElement("table");
     table.createCaption().textContent = caption;
     const head = table.createTHead().insertRow();
     const corner = document.createElement("th");
     corner.scope = "col";
     head.appendChild(corner);
-    for (const dataset of chart.data.datasets) {
+    for (const dataset of shown.datasets) {
       const th = document.createElement("th");
       th.scope = "col";
       th.textContent = dataset.label;
       head.appendChild(th);
     }
     const body = table.createTBody();
-    chart.data.labels.forEach((label, index) => {
+    shown.labels.forEach((label, index) => {
       const row = body.insertRow();
       const th = document.createElement("th");
       th.scope = "row";
       th.textContent = label;
       row.appendChild(th);
-      for (const dataset of chart.data.datasets) {
+      for (const dataset of shown.datasets) {
         row.insertCell().textContent = formatNumber(dataset.data[index]);
       }
     });
     return table;
   }
 
-  /** Draws a chart in panel `name`, then records what it shows, read back from it. */
+  /**
+   * Draws a chart in panel `name`, with a table of `options.table` (the chart's own
+   * data unless given), then records what the chart drew.
+   */
   function draw(name, config, options) {
     const section = panel(name);
     const canvas = section.querySelector("canvas");
@@ -122,47 +114,93 @@
     const chart = new Chart(canvas, config);
     charts[name] = chart;
 
-    const empty = chart.data.labels.length === 0;
+    const shown = options.table || chart.data;
     const data = section.querySelector(".chart-data");
-    data.replaceChildren(empty ? emptyNote() : tableOf(chart, options));
+    data.replaceChildren(shown.labels.length === 0 ? emptyNote() : tableOf(shown, options));
     section.querySelector("p.error").textContent = "";
 
     section.dataset.rendered = JSON.stringify({
       labels: chart.data.labels,
-      datasets: chart.data.datasets.map((d) => ({ label: d.label, data: d.data })),
-      drawn: hasDrawn(canvas),
+      datasets: readBack(chart),
     });
   }
 
-  /** The chart's table; a long one is folded under a summary line. */
-  function tableOf(chart, options) {
-    const table = chartTable(chart, options.caption);
-    if (!options.folded) {
+  /**
+   * What `chart` drew, read back from its elements rather than from its config: per
+   * dataset whether it is visible, how many elements it has, and the value each one
+   * stands for by its geometry. A hidden dataset or a bar of the wrong height shows
+   * here, where the config would still hold the right numbers.
+   */
+  function readBack(chart) {
+    return chart.data.datasets.map((dataset, index) => {
+      const meta = chart.getDatasetMeta(index);
+      const values = chart.config.type === "doughnut"
+        ? meta.data.map((arc) => arc.circumference / (2 * Math.PI))
+        : meta.data.map((element) => valueOf(meta.vScale, element));
+      return {
+        label: dataset.label,
+        visible: chart.isDatasetVisible(index),
+        elements: meta.data.length,
+        values,
+      };
+    });
+  }
+
+  /**
+   * The value a bar or a point stands for on `scale`, the value axis (x for a
+   * horizontal bar). A bar spans from its base (zero, or the bar stacked below it) to
+   * its end; a point stands at its value.
+   */
+  function valueOf(scale, element) {
+    const end = scale.getValueForPixel(scale.isHorizontal() ? element.x : element.y);
+    if (typeof element.base !== "number") {
+      return end;
+    }
+    return end - scale.getValueForPixel(element.base);
+  }
+
+  /** The table of `shown`; a long one is folded under a summary line. */
+  function tableOf(shown, options) {
+    const table = chartTable(shown, options.caption);
+    if (shown.labels.length <= FOLD_ROWS) {
       return table;
     }
     const details = document.createElement("details");
     const summary = document.createElement("summary");
-    summary.textContent = `${options.caption}: the numbers`;
+    summary.textContent = `${options.caption}: the numbers (${shown.labels.length} rows)`;
     details.append(summary, table);
     return details;
   }
 
-  function emptyNote() {
+  function emptyNote(text) {
     const note = document.createElement("p");
     note.className = "muted";
-    note.textContent = "No data in this range.";
+    note.textContent = text || "No data in this range.";
     return note;
   }
 
-  function failPanel(name, message) {
+  /** Takes chart `name` and its table off the page. */
+  function clearPanel(name) {
     const section = panel(name);
     if (charts[name]) {
       charts[name].destroy();
       delete charts[name];
     }
-    section.querySelector("p.error").textContent = message;
+    section.querySelector("p.error").textContent = "";
     section.querySelector(".chart-data").replaceChildren();
     delete section.dataset.rendered;
+  }
+
+  /** Takes every chart and table off the page, as after signing out. */
+  function clearPanels() {
+    for (const section of document.querySelectorAll("[data-chart]")) {
+      clearPanel(section.dataset.chart);
+    }
+  }
+
+  function failPanel(name, message) {
+    clearPanel(name);
+    panel(name).querySelector("p.error").textContent = message;
   }
 
   function metricColor(metric, index) {
@@ -209,6 +247,6 @@
 
   window.cardbotCharts = Object.freeze({
     COLORS, metricName, formatNumber, formatDuration, formatTime, percent, rowLabel, setText,
-    draw, emptyNote, failPanel, metricColor, series, wanted, simpleTable,
+    draw, emptyNote, failPanel, clearPanels, metricColor, series, wanted, simpleTable,
   });
 })();

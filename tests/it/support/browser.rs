@@ -3,6 +3,7 @@
 //! it dumps.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,27 +17,34 @@ const VIRTUAL_TIME_BUDGET_MS: u32 = 10_000;
 /// Where Debian's chromium package puts the browser.
 const DEBIAN_CHROMIUM: &str = "/usr/bin/chromium";
 
+/// Names the browser to use instead of looking for one.
+const CHROMIUM_VARIABLE: &str = "CARDBOT_CHROMIUM";
+
 /// A Chromium binary on this machine.
 pub struct Chromium {
     path: PathBuf,
 }
 
 impl Chromium {
-    /// Finds Chromium. Missing, it fails the test when `CI=true` and otherwise says
-    /// plainly that the browser test did not run.
-    pub fn find() -> Option<Chromium> {
-        if let Some(path) = locate() {
-            return Some(Chromium { path });
-        }
-        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+    /// Finds Chromium for the browser test `test`. Missing, it fails the test on CI
+    /// and otherwise says plainly that `test` did not run.
+    pub fn find(test: &str) -> Option<Chromium> {
+        let missing = match locate() {
+            Ok(path) => return Some(Chromium { path }),
+            Err(missing) => missing,
+        };
+        if on_ci() {
             panic!(
-                "chromium not found at {DEBIAN_CHROMIUM} or on PATH, and CI=true: install \
-                 Debian's chromium package (apt-get install -y chromium)"
+                "{missing}, and this is CI: install Debian's chromium package \
+                 (apt-get install -y chromium) or set {CHROMIUM_VARIABLE}"
             );
         }
-        eprintln!(
-            "chromium not found: the dashboard browser test did not run \
-             (apt-get install chromium)"
+        // libtest captures eprintln! of a passing test; a write to the stderr handle
+        // itself is not captured, so the skip shows in every run.
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{test}: did not run, {missing} (apt-get install chromium, or set \
+             {CHROMIUM_VARIABLE} to a Chromium binary)"
         );
         None
     }
@@ -86,6 +94,8 @@ impl Chromium {
                 profile.path().join("profile").display()
             ))
             .arg(format!("--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}"))
+            // The page shows times in the browser's zone; UTC makes them predictable.
+            .env("TZ", "UTC")
             .args(args)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout_path).unwrap())
@@ -129,15 +139,35 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn locate() -> Option<PathBuf> {
+/// The browser: the one `CARDBOT_CHROMIUM` names, else Debian's, else `chromium` on
+/// PATH; or why there is none.
+fn locate() -> Result<PathBuf, String> {
+    if let Some(named) = std::env::var_os(CHROMIUM_VARIABLE) {
+        let named = PathBuf::from(named);
+        return match named.is_file() {
+            true => Ok(named),
+            false => Err(format!(
+                "{CHROMIUM_VARIABLE} names {}, which is no file",
+                named.display()
+            )),
+        };
+    }
     let debian = PathBuf::from(DEBIAN_CHROMIUM);
     if debian.is_file() {
-        return Some(debian);
+        return Ok(debian);
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("chromium"))
-        .find(|candidate| candidate.is_file())
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("chromium"))
+            .find(|candidate| candidate.is_file())
+    });
+    on_path.ok_or_else(|| format!("chromium not found at {DEBIAN_CHROMIUM} or on PATH"))
+}
+
+/// Whether this runs on CI: `CI` set to anything but empty, `false` or `0`, as CI
+/// services set it (`true`, `1`).
+fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|ci| !matches!(ci.trim(), "" | "false" | "0"))
 }
 
 fn tail(path: &Path) -> String {
@@ -189,6 +219,62 @@ pub fn text_of(dom: &str, id: &str) -> String {
     let open_end = at + dom[at..].find('>').unwrap() + 1;
     let close = open_end + dom[open_end..].find('<').unwrap();
     unescape(&dom[open_end..close])
+}
+
+/// The cells of each body row of the table inside the `<div>` with this id, as text,
+/// the row's header cell first; empty when the div holds no table.
+pub fn table_rows(dom: &str, id: &str) -> Vec<Vec<String>> {
+    let marker = format!("id=\"{id}\"");
+    let at = dom
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no element with {marker} in the page"));
+    rows_in_div(&dom[at..])
+}
+
+/// The rows of the table under chart `chart`, as [`table_rows`] reads them.
+pub fn chart_table_rows(dom: &str, chart: &str) -> Vec<Vec<String>> {
+    let section = section_of(dom, chart);
+    let at = section
+        .find("chart-data")
+        .unwrap_or_else(|| panic!("the {chart} panel has no chart-data"));
+    rows_in_div(&section[at..])
+}
+
+/// The markup of the panel of chart `chart`, up to its end.
+pub fn section_of<'a>(dom: &'a str, chart: &str) -> &'a str {
+    let marker = format!("data-chart=\"{chart}\"");
+    let at = dom
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no element with {marker} in the page"));
+    &dom[at..at + dom[at..].find("</section>").unwrap()]
+}
+
+/// The body rows of the table in the div that `from` starts inside of.
+fn rows_in_div(from: &str) -> Vec<Vec<String>> {
+    // Tables hold no div, so the first one to close is this one.
+    let div = &from[..from.find("</div>").unwrap()];
+    let Some(start) = div.find("<tbody>") else {
+        return Vec::new();
+    };
+    let body = &div[start..div.find("</tbody>").unwrap()];
+    body.split("<tr").skip(1).map(cells_of).collect()
+}
+
+/// The text of each `<th>` and `<td>` in one table row.
+fn cells_of(row: &str) -> Vec<String> {
+    let mut cells = Vec::new();
+    let mut rest = row;
+    while let Some(open) = [rest.find("<td"), rest.find("<th")]
+        .into_iter()
+        .flatten()
+        .min()
+    {
+        let content = open + rest[open..].find('>').unwrap() + 1;
+        let close = content + rest[content..].find("</t").unwrap();
+        cells.push(unescape(&rest[content..close]));
+        rest = &rest[close..];
+    }
+    cells
 }
 
 /// Undoes the entity escapes Chromium's serializer writes.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod admin_proxy;
 pub mod browser;
 pub mod fake_wechat;
 pub mod pipeline;
