@@ -42,6 +42,7 @@ fn filled(entries: u64) -> (Store, Outbox) {
                 last_error: None,
                 event_kind: "user_get_card".to_string(),
                 event_card_id: Some("pLtS7jA1x0Wq3ZcN5vGmYkTr2HdE".to_string()),
+                held_since_ms: None,
             })
             .unwrap();
     }

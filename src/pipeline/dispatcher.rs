@@ -23,10 +23,12 @@ use crate::metrics;
 use crate::stats::{MessageOutcome, Stats};
 use crate::store::Store;
 
+#[path = "dispatcher_hold.rs"]
+mod hold;
+
 /// How many outbox entries one scan looks at, so a large backlog costs a bounded
-/// amount of memory and time per scan.
-// TODO: keep held entries in a tree of their own, because more than SCAN_LIMIT held
-// entries at the head of the outbox would hide ready ones behind them from the scan.
+/// amount of memory and time per scan. Held entries are in a tree of their own, so
+/// only entries waiting for a retry or quiet hours to end can stand in front.
 const SCAN_LIMIT: usize = 2000;
 
 /// How long a woken dispatcher waits for more wake-ups before it scans.
@@ -103,6 +105,10 @@ impl Dispatcher {
     /// Settles entries a crash left in `Sending`: their outcome is unknown, so they are
     /// not sent again unless `resend_unknown` says so.
     pub fn recover(&self) -> Result<usize, PipelineError> {
+        let migrated = self.parts.outbox.migrate_held()?;
+        if migrated > 0 {
+            tracing::info!(entries = migrated, "moved held messages to the held tree");
+        }
         let mut settled = 0;
         for mut entry in self.parts.outbox.entries()? {
             if entry.state != EntryState::Sending {
@@ -124,7 +130,12 @@ impl Dispatcher {
     /// Sends due entries until the process stops.
     pub async fn run(self: Arc<Self>) {
         let poll = Duration::from_millis(self.config.poll_interval_ms);
+        let mut next_sweep = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_sweep {
+                self.clone().sweep_in_background().await;
+                next_sweep = tokio::time::Instant::now() + self.sweep_interval();
+            }
             if let Err(err) = self.clone().pass().await {
                 tracing::error!(error = %err, "dispatcher failed to read the outbox");
             }
@@ -182,18 +193,9 @@ impl Dispatcher {
     }
 
     fn is_due(&self, entry: &OutboxEntry, now_ms: i64) -> Result<bool, PipelineError> {
-        match entry.state {
-            EntryState::Ready => Ok(entry.not_before_ms <= now_ms),
-            EntryState::Sending => Ok(false),
-            EntryState::Held { since_ms } => {
-                let expired = now_ms - since_ms > (self.config.hold_max_secs as i64) * 1000;
-                let window = self
-                    .parts
-                    .windows
-                    .status(entry.outgoing.openid(), now_ms / 1000)?;
-                Ok(expired || window.open)
-            }
-        }
+        // Held entries live in the held tree; one found here is from a store not yet
+        // migrated, and waits for the next start.
+        Ok(entry.state == EntryState::Ready && entry.not_before_ms <= now_ms)
     }
 
     fn claim_user(&self, openid: &str) -> bool {
@@ -245,16 +247,6 @@ impl Dispatcher {
         let now_ms = clock::now_ms();
         let openid = entry.outgoing.openid().to_string();
 
-        if let EntryState::Held { since_ms } = entry.state {
-            if now_ms - since_ms > (self.config.hold_max_secs as i64) * 1000 {
-                let detail = format!(
-                    "held {} s without an open window",
-                    self.config.hold_max_secs
-                );
-                return self.dead(entry, DeadReason::WindowClosed, None, detail);
-            }
-        }
-
         match self
             .parts
             .pressure
@@ -297,27 +289,7 @@ impl Dispatcher {
                 entry.outgoing = Outgoing::Template { message: template };
                 Ok(None)
             }
-            (WhenClosed::Hold, _) => {
-                if !matches!(entry.state, EntryState::Held { .. }) {
-                    entry.state = EntryState::Held { since_ms: now_ms };
-                    if !self
-                        .parts
-                        .outbox
-                        .hold(entry, &self.parts.stats, now_ms / 1000)?
-                    {
-                        return Ok(Some(Attempt::Deferred));
-                    }
-                    tracing::info!(
-                        outbox_id = entry.id,
-                        openid = entry.outgoing.openid(),
-                        rule = %entry.rule,
-                        "message held until the user opens a window"
-                    );
-                    metrics::record_message(metrics::MessageOutcome::Held);
-                    return Ok(Some(Attempt::Held));
-                }
-                Ok(Some(Attempt::Deferred))
-            }
+            (WhenClosed::Hold, _) => self.hold(entry, now_ms).map(Some),
             (WhenClosed::Template, None) => {
                 let detail = "no open window and the rule gave no template fallback";
                 self.dead(entry.clone(), DeadReason::WindowClosed, None, detail.into())

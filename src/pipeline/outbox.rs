@@ -10,7 +10,7 @@ use sled::transaction::{
     ConflictableTransactionError, ConflictableTransactionResult, TransactionalTree,
 };
 
-use super::{decode, encode, from_transaction, load_tx, store_tx, PipelineError};
+use super::{decode, encode, from_transaction, store_tx, PipelineError};
 use crate::api::{CustomMessage, TemplateMessage};
 use crate::stats::{MessageOutcome, Stats};
 
@@ -20,6 +20,10 @@ pub const OUTBOX_TREE: &str = "pipeline.outbox";
 pub const DEAD_LETTER_TREE: &str = "pipeline.dead_letters";
 
 pub use crate::rules::WhenClosed;
+pub use hold::{Holding, HELD_TREE};
+
+#[path = "outbox_hold.rs"]
+mod hold;
 
 /// The request an entry sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,7 +67,8 @@ impl Outgoing {
 pub enum EntryState {
     /// To be sent once `not_before_ms` has passed.
     Ready,
-    /// Waiting for the user to open a customer-service window.
+    /// Waiting, in the held tree, for the user to open a customer-service window; since
+    /// it was first held.
     Held { since_ms: i64 },
     /// Its request may have left; found so at restart, the outcome is unknown.
     Sending,
@@ -93,6 +98,10 @@ pub struct OutboxEntry {
     /// The card of that event, if it had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_card_id: Option<String>,
+    /// When it was first held for a window, kept when it is released: it is counted
+    /// held once, and `hold_max_secs` runs from then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_since_ms: Option<i64>,
 }
 
 /// Why an entry was given up.
@@ -123,10 +132,11 @@ pub struct DeadLetter {
     pub at_ms: i64,
 }
 
-/// The outbox and dead letter trees.
+/// The outbox, held and dead letter trees.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     entries: sled::Tree,
+    held: sled::Tree,
     dead: sled::Tree,
 }
 
@@ -135,11 +145,13 @@ impl Outbox {
     pub fn open(db: &sled::Db) -> Result<Outbox, PipelineError> {
         Ok(Outbox {
             entries: db.open_tree(OUTBOX_TREE)?,
+            held: db.open_tree(HELD_TREE)?,
             dead: db.open_tree(DEAD_LETTER_TREE)?,
         })
     }
 
-    /// The entries tree, for a transaction of the caller's.
+    /// The tree of entries to send (not the held ones), for a transaction of the
+    /// caller's and the dispatcher's scan.
     pub fn tree(&self) -> &sled::Tree {
         &self.entries
     }
@@ -164,7 +176,7 @@ impl Outbox {
         Ok(())
     }
 
-    /// The entry with `id`, if it is still pending.
+    /// The entry with `id`, if it is still to be sent (held entries are not).
     pub fn get(&self, id: u64) -> Result<Option<OutboxEntry>, PipelineError> {
         self.entries
             .get(id.to_be_bytes())?
@@ -210,34 +222,6 @@ impl Outbox {
         result.map_err(from_transaction)
     }
 
-    /// Marks a ready entry held and counts it, atomically; whether it was marked.
-    // TODO: count a message held only once, because one released when a window opens
-    // that finds the window closed again is held and counted again.
-    pub fn hold(
-        &self,
-        entry: &OutboxEntry,
-        stats: &Stats,
-        now: i64,
-    ) -> Result<bool, PipelineError> {
-        let key = entry.id.to_be_bytes();
-        let value = encode(OUTBOX_TREE, entry)?;
-        let result = sled::Transactional::transaction(
-            &(&self.entries, stats.counters_tree()),
-            |(entries, counters)| {
-                let current: Option<OutboxEntry> = load_tx(entries, OUTBOX_TREE, &key)?;
-                // Only a ready entry is held: one held already, claimed by another
-                // send, or gone was settled elsewhere.
-                if current.is_none_or(|current| current.state != EntryState::Ready) {
-                    return Ok(false);
-                }
-                entries.insert(&key, value.clone())?;
-                stats.record_outcome_tx(counters, &entry.rule, MessageOutcome::Held, now)?;
-                Ok::<_, ConflictableTransactionError<PipelineError>>(true)
-            },
-        );
-        result.map_err(from_transaction)
-    }
-
     /// Moves an entry to the dead letters and counts `outcome` for its rule,
     /// atomically; an entry no longer pending was settled elsewhere, so it is neither
     /// buried nor counted again.
@@ -276,6 +260,7 @@ impl Outbox {
         entry.state = EntryState::Ready;
         entry.attempts = 0;
         entry.not_before_ms = now_ms;
+        entry.held_since_ms = None;
         let encoded = encode(OUTBOX_TREE, &entry)?;
         let result =
             sled::Transactional::transaction(&(&self.entries, &self.dead), |(entries, dead)| {
@@ -289,12 +274,16 @@ impl Outbox {
         Ok(revived.then_some(entry))
     }
 
-    /// Every pending entry, oldest first.
+    /// Every pending entry, held ones included, oldest first.
     pub fn entries(&self) -> Result<Vec<OutboxEntry>, PipelineError> {
         let mut entries = Vec::new();
         for value in self.entries.iter().values() {
             entries.push(decode(OUTBOX_TREE, &value?)?);
         }
+        for entry in self.held() {
+            entries.push(entry?);
+        }
+        entries.sort_by_key(|entry| entry.id);
         Ok(entries)
     }
 
@@ -308,41 +297,19 @@ impl Outbox {
         Ok(letters)
     }
 
-    /// How many entries wait.
+    /// How many entries wait, held ones included.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.held.len()
     }
 
     /// Whether nothing waits.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.held.is_empty()
     }
 
     /// How many dead letters there are.
     pub fn dead_len(&self) -> usize {
         self.dead.len()
-    }
-
-    /// Makes the user's held entries ready, after their window opened.
-    pub fn release_held(&self, openid: &str, now_ms: i64) -> Result<usize, PipelineError> {
-        let mut released = 0;
-        for entry in self.entries()? {
-            let held = matches!(entry.state, EntryState::Held { .. });
-            if held && entry.outgoing.openid() == openid && self.release(&entry, now_ms)? {
-                released += 1;
-            }
-        }
-        Ok(released)
-    }
-
-    /// Makes `held` ready if it is still stored exactly so; whether it did. The
-    /// dispatcher may have claimed or settled the entry since it was read, and a blind
-    /// write would bring it back to be sent again.
-    pub fn release(&self, held: &OutboxEntry, now_ms: i64) -> Result<bool, PipelineError> {
-        let mut ready = held.clone();
-        ready.state = EntryState::Ready;
-        ready.not_before_ms = now_ms;
-        self.swap(held, &ready)
     }
 }
 

@@ -33,11 +33,22 @@ fn entry(id: u64, state: EntryState) -> OutboxEntry {
         last_error: None,
         event_kind: "user_consume_card".to_string(),
         event_card_id: Some("pCard".to_string()),
+        held_since_ms: None,
     }
 }
 
-fn held(id: u64) -> OutboxEntry {
-    entry(id, EntryState::Held { since_ms: NOW_MS })
+fn ready_for(id: u64, openid: &str) -> OutboxEntry {
+    let mut entry = entry(id, EntryState::Ready);
+    entry.outgoing = Outgoing::Custom {
+        message: CustomMessage::text(openid, "thanks"),
+    };
+    entry
+}
+
+/// Stores `entry` ready, then holds it.
+fn hold(outbox: &Outbox, stats: &Stats, entry: &OutboxEntry, now_ms: i64) -> Holding {
+    outbox.put(entry).unwrap();
+    outbox.hold(entry, stats, now_ms).unwrap()
 }
 
 /// The rule's message counters of the month around `NOW_MS`.
@@ -54,38 +65,100 @@ fn outcomes(stats: &Stats) -> serde_json::Value {
 }
 
 #[test]
-fn releasing_a_held_entry_does_not_undo_a_claim_made_since_it_was_read() {
-    let (outbox, _) = open();
-    let stale = held(1);
-    outbox.put(&stale).unwrap();
+fn a_held_entry_leaves_the_outbox_and_is_counted_held_once_across_releases() {
+    let (outbox, stats) = open();
+    let ready = entry(1, EntryState::Ready);
+
+    let first = hold(&outbox, &stats, &ready, NOW_MS);
+    outbox.release_held("o-alice", NOW_MS + 1_000).unwrap();
+    let released = outbox.get(1).unwrap().unwrap();
+    let again = outbox.hold(&released, &stats, NOW_MS + 2_000).unwrap();
+
+    assert_eq!((first, again), (Holding::First, Holding::Again));
+    assert_eq!(outbox.get(1).unwrap(), None);
+    let held: Vec<OutboxEntry> = outbox.held().map(Result::unwrap).collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].state, EntryState::Held { since_ms: NOW_MS });
+    assert_eq!(outcomes(&stats)["held"].as_u64(), Some(1));
+    assert_eq!((outbox.len(), outbox.entries().unwrap().len()), (1, 1));
+}
+
+#[test]
+fn an_entry_claimed_since_it_was_read_is_not_held() {
+    let (outbox, stats) = open();
+    let ready = entry(1, EntryState::Ready);
+    outbox.put(&ready).unwrap();
     let sending = entry(1, EntryState::Sending);
-    assert!(outbox.swap(&stale, &sending).unwrap());
+    assert!(outbox.swap(&ready, &sending).unwrap());
 
-    let released = outbox.release(&stale, NOW_MS).unwrap();
+    let holding = outbox.hold(&ready, &stats, NOW_MS).unwrap();
 
-    assert!(!released);
+    assert_eq!(holding, Holding::SettledElsewhere);
     assert_eq!(outbox.get(1).unwrap(), Some(sending));
+    assert_eq!(outbox.held_len(), 0);
+    assert_eq!(outcomes(&stats)["held"].as_u64(), Some(0));
 }
 
 #[test]
 fn releasing_makes_only_that_users_held_entries_ready() {
-    let (outbox, _) = open();
-    outbox.put(&held(1)).unwrap();
-    let mut other = held(2);
-    other.outgoing = Outgoing::Custom {
-        message: CustomMessage::text("o-bob", "thanks"),
-    };
-    outbox.put(&other).unwrap();
+    let (outbox, stats) = open();
+    hold(&outbox, &stats, &ready_for(1, "o-alice"), NOW_MS);
+    hold(&outbox, &stats, &ready_for(2, "o-bob"), NOW_MS);
+    // An openid that starts with another's must not be released with it.
+    hold(&outbox, &stats, &ready_for(3, "o-alice2"), NOW_MS);
 
     let released = outbox.release_held("o-alice", NOW_MS + 5).unwrap();
 
     assert_eq!(released, 1);
     let ready = outbox.get(1).unwrap().unwrap();
     assert_eq!(
-        (ready.state, ready.not_before_ms),
-        (EntryState::Ready, NOW_MS + 5)
+        (ready.state, ready.not_before_ms, ready.held_since_ms),
+        (EntryState::Ready, NOW_MS + 5, Some(NOW_MS))
     );
-    assert_eq!(outbox.get(2).unwrap(), Some(other));
+    let mut still_held: Vec<u64> = outbox.held().map(|entry| entry.unwrap().id).collect();
+    still_held.sort();
+    assert_eq!(still_held, vec![2, 3]);
+}
+
+#[test]
+fn a_held_entry_released_since_it_was_read_is_neither_buried_nor_counted() {
+    let (outbox, stats) = open();
+    hold(&outbox, &stats, &entry(1, EntryState::Ready), NOW_MS);
+    let stale = outbox.held().next().unwrap().unwrap();
+    outbox.release(&stale, NOW_MS + 5).unwrap();
+    let letter = DeadLetter {
+        entry: stale,
+        reason: DeadReason::WindowClosed,
+        errcode: None,
+        detail: "held too long".to_string(),
+        at_ms: NOW_MS,
+    };
+
+    let buried = outbox
+        .bury_held(&letter, &stats, MessageOutcome::Failed)
+        .unwrap();
+
+    assert!(!buried);
+    assert_eq!(outbox.dead_len(), 0);
+    assert_eq!(outcomes(&stats)["failed"].as_u64(), Some(0));
+    assert_eq!(outbox.get(1).unwrap().unwrap().state, EntryState::Ready);
+}
+
+#[test]
+fn entries_an_earlier_version_held_in_the_outbox_move_to_the_held_tree() {
+    let (outbox, _) = open();
+    outbox
+        .put(&entry(1, EntryState::Held { since_ms: NOW_MS }))
+        .unwrap();
+    outbox.put(&entry(2, EntryState::Ready)).unwrap();
+
+    let moved = outbox.migrate_held().unwrap();
+
+    assert_eq!(moved, 1);
+    assert_eq!(outbox.get(1).unwrap(), None);
+    let held = outbox.held().next().unwrap().unwrap();
+    assert_eq!((held.id, held.held_since_ms), (1, Some(NOW_MS)));
+    assert_eq!(outbox.len(), 2);
 }
 
 #[test]

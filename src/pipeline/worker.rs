@@ -274,6 +274,7 @@ impl Worker {
                         last_error: None,
                         event_kind: event.kind.clone(),
                         event_card_id: event.card_id.clone(),
+                        held_since_ms: None,
                     };
                     Outbox::insert_tx(outbox, &entry)?;
                 }
@@ -359,6 +360,7 @@ impl Worker {
                 last_error: None,
                 event_kind: record.event.kind.clone(),
                 event_card_id: record.event.card_id.clone(),
+                held_since_ms: None,
             });
             let written = entry
                 .map_err(PipelineError::from)

@@ -418,3 +418,87 @@ async fn cardbot_log_prints_a_users_decisions() {
     assert!(stdout.contains("rule thanks: ok"), "{stdout}");
     assert!(stdout.contains("message text by thanks: sent"), "{stdout}");
 }
+
+/// Writes `count` messages held for users without a window into the store at `path`,
+/// as an earlier version kept them: in the outbox tree itself.
+fn store_held_messages(path: &std::path::Path, count: usize) {
+    use cardbot::pipeline::outbox::{EntryState, Outbox, OutboxEntry, Outgoing, WhenClosed};
+
+    let db = sled::open(path).unwrap();
+    let outbox = Outbox::open(&db).unwrap();
+    let now_ms = cardbot::clock::now_ms();
+    for user in 0..count {
+        let openid = format!("o-held-{user}");
+        let entry = OutboxEntry {
+            id: db.generate_id().unwrap(),
+            rule: "thanks".to_string(),
+            decision_id: 0,
+            message_index: 0,
+            outgoing: Outgoing::Custom {
+                message: cardbot::api::CustomMessage::text(&openid, "thanks"),
+            },
+            fallback: None,
+            when_closed: WhenClosed::Hold,
+            state: EntryState::Held { since_ms: now_ms },
+            attempts: 0,
+            not_before_ms: now_ms,
+            created_at_ms: now_ms,
+            last_error: None,
+            event_kind: "user_get_card".to_string(),
+            event_card_id: Some("p-card-1".to_string()),
+            held_since_ms: None,
+        };
+        outbox.put(&entry).unwrap();
+    }
+    db.flush().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_held_messages_do_not_keep_a_ready_one_from_going_out() {
+    const HELD: usize = 2_500;
+    let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |config| {
+        store_held_messages(&config.store.path, HELD);
+    })
+    .await;
+    rig.server
+        .post(&push::plaintext(&text_message("o-hana", "hi", 9)))
+        .await;
+
+    rig.server.post(&receipt("o-hana", "100000000009")).await;
+
+    eventually("the ready message goes out", WAIT, || {
+        rig.wechat.hits(CUSTOM_SEND) == 1
+    })
+    .await;
+    assert_eq!(
+        rig.wechat.last_request(CUSTOM_SEND).body["touser"],
+        "o-hana"
+    );
+    let outbox = &rig.server.app.outbox;
+    assert_eq!((outbox.held_len(), outbox.len()), (HELD, HELD));
+    let listing = rig.admin_get("/admin/outbox?limit=1").await;
+    assert_eq!(listing["by_state"]["held"], HELD);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_held_past_hold_max_secs_becomes_a_dead_letter() {
+    let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |config| {
+        config.dispatcher.hold_max_secs = 1;
+    })
+    .await;
+
+    rig.server.post(&receipt("o-ines", "100000000010")).await;
+
+    let outbox = &rig.server.app.outbox;
+    eventually("the held message is given up", WAIT, || {
+        outbox.dead_len() == 1
+    })
+    .await;
+    let letter = &outbox.dead_letters(10).unwrap()[0];
+    assert_eq!(
+        letter.reason,
+        cardbot::pipeline::outbox::DeadReason::WindowClosed
+    );
+    assert!(outbox.is_empty());
+    assert_eq!(rig.wechat.hits(CUSTOM_SEND), 0);
+}
