@@ -5,6 +5,9 @@
 # last message, and cardbot's peak memory (VmHWM) with the backlog it had.
 #
 #   bash benches/pipeline.sh [EVENTS] [PUSH_RATE_PER_SEC]
+#
+# DRAIN_LIMIT_SECS (default 600) bounds the wait for every message to reach the API;
+# past it, or when a server does not start, the script fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,13 +52,32 @@ poll_interval_ms = 50
 level = "warn"
 TOML
 
-wait_port() { for _ in $(seq 100); do nc -z 127.0.0.1 "$1" 2>/dev/null && return; sleep 0.1; done; }
+drain_limit=${DRAIN_LIMIT_SECS:-600}
 
+# Waits up to 10 s for a listener on port $1, or gives up.
+wait_port() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
+    sleep 0.1
+  done
+  echo "nothing listens on port $1 after 10 s" >&2
+  exit 1
+}
+
+# A JSON field $2 of GET $1, or nothing when it does not answer within 5 s.
+field() {
+  curl -s -m 5 "$1" | python3 -c "import json, sys; print(json.load(sys.stdin)['$2'])" \
+    2>/dev/null
+}
+
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 "$bin/examples/fake_api" 127.0.0.1:18091 20 & api=$!
+pids+=("$api")
 wait_port 18091
 "$bin/cardbot" serve --config "$work/config.toml" & server=$!
+pids+=("$server")
 wait_port 18080
-trap 'kill $server $api 2>/dev/null || true' EXIT
 
 start=$(date +%s.%N)
 "$bin/examples/pace" http://127.0.0.1:18080 "$work/pushes.tsv" "$rate" \
@@ -64,16 +86,22 @@ pushed=$(date +%s.%N)
 
 expected=$((events * 2))
 peak_inbox=0
-while :; do
-  count=$(curl -s 127.0.0.1:18091/count | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])')
-  inbox=$(curl -s 127.0.0.1:18080/healthz | python3 -c 'import json,sys; print(json.load(sys.stdin)["inbox"])')
-  [ "$inbox" -gt "$peak_inbox" ] && peak_inbox=$inbox
-  [ "$count" -ge "$expected" ] && break
+count=0
+give_up=$(( $(date +%s) + drain_limit ))
+while [ "$count" -lt "$expected" ]; do
+  if [ "$(date +%s)" -ge "$give_up" ]; then
+    echo "only $count of $expected messages reached the API after ${drain_limit} s" >&2
+    exit 1
+  fi
   sleep 0.2
+  count=$(field 127.0.0.1:18091/count messages)
+  inbox=$(field 127.0.0.1:18080/healthz inbox)
+  count=${count:-0}
+  [ "${inbox:-0}" -gt "$peak_inbox" ] && peak_inbox=$inbox
 done
 done_at=$(date +%s.%N)
 
-curl -s 127.0.0.1:18091/count | python3 -c "
+curl -s -m 5 127.0.0.1:18091/count | python3 -c "
 import json, sys
 c = json.load(sys.stdin)
 span = (c['last_ms'] - c['first_ms']) / 1000

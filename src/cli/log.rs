@@ -26,7 +26,7 @@ pub struct LogArgs {
 
 /// Prints the user's decisions.
 pub fn run(path: &Path, args: &LogArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(path)?;
+    let config = Config::load_for_admin(path)?;
     let client = AdminClient::from_config(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

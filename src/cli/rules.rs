@@ -1,6 +1,6 @@
 //! `cardbot rules list|rollback`: sled admits one process, so these ask the running
-//! server through its admin API (`/admin/rules`) with the admin token. `definitions`
-//! writes editor definition files and needs no server.
+//! server through its admin API (`/admin/rules`) with the admin token, and need no
+//! WeChat secret. `definitions` writes editor definition files and needs no server.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -121,8 +121,8 @@ impl AdminClient {
 
 /// Runs a rules subcommand against the server configured at `path`.
 pub fn run(path: &Path, command: &RulesCommand) -> anyhow::Result<ExitCode> {
-    let config = Config::load(path)?;
     if let RulesCommand::Definitions { out } = command {
+        let config = Config::load(path)?;
         let default = config
             .rules
             .dir
@@ -133,6 +133,7 @@ pub fn run(path: &Path, command: &RulesCommand) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let config = Config::load_for_admin(path)?;
     let client = AdminClient::from_config(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

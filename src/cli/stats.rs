@@ -37,7 +37,7 @@ pub struct StatsArgs {
 
 /// Asks the server configured at `path` and prints its answer.
 pub fn run(path: &Path, args: &StatsArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(path)?;
+    let config = Config::load_for_admin(path)?;
     let client = AdminClient::from_config(&config)?;
     let params = QueryParams {
         card: args.card.clone(),

@@ -22,7 +22,8 @@ pub struct WorkerConfig {
     pub retry_base_secs: u64,
     /// The doubling stops at this delay, in seconds.
     pub retry_max_secs: u64,
-    /// After this many attempts an event is set aside as a dead letter.
+    /// After this many attempts the event is handled without the actions of the rule
+    /// whose lookup kept failing, and an error is logged; events are never dead letters.
     pub max_attempts: u32,
     /// How long a user's card list synced from `card/user/getcardlist`, or one code's
     /// status learnt from an event, is trusted without asking the API again, in seconds.

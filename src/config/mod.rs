@@ -68,6 +68,23 @@ pub use sections::*;
 impl Config {
     /// Reads `path`, applies environment overrides and validates the result.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let config = Config::read(path)?;
+
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads `path` and applies environment overrides for a command that only asks the
+    /// running server through `/admin`: it needs `server.listen` and `admin.token`, not
+    /// the account's secrets, so an operator's config without them is enough. Unknown
+    /// keys and ill-typed values still fail; the admin client checks the token.
+    pub fn load_for_admin(path: &Path) -> Result<Config, ConfigError> {
+        Config::read(path)
+    }
+
+    /// Parses `path` into typed values and applies the environment, checking nothing
+    /// beyond what serde's types express.
+    fn read(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -81,8 +98,6 @@ impl Config {
             other => other,
         })?;
         config.apply_env(|name| std::env::var(name).ok());
-
-        config.validate()?;
         Ok(config)
     }
 

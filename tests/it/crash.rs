@@ -15,6 +15,10 @@ use crate::support::{admin, push};
 /// How many answered events to wait for before the kill.
 const ANSWERED_BEFORE_KILL: usize = 400;
 const POSTERS: usize = 8;
+/// Bounds on waits, not timing assertions: for the answers before the kill, and for a
+/// graceful stop (in-flight callbacks, then the sends under way, then the flush).
+const ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn child_config(addr: std::net::SocketAddr, store: &std::path::Path) -> String {
     format!(
@@ -47,9 +51,10 @@ async fn every_answered_event_survives_a_kill_right_after_the_answer() {
             stop.clone(),
         )));
     }
-    while answered.lock().unwrap().len() < ANSWERED_BEFORE_KILL {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    eventually("enough events are answered", ANSWER_LIMIT, || {
+        answered.lock().unwrap().len() >= ANSWERED_BEFORE_KILL
+    })
+    .await;
     child.kill();
     stop.store(true, Ordering::SeqCst);
     for poster in posters {
@@ -211,16 +216,22 @@ async fn sigterm_waits_for_a_send_under_way_so_it_is_neither_lost_nor_unknown() 
 
 const ADMIN: &str = "crash-term-admin-token";
 
-/// Sends SIGTERM and waits for the process to exit.
+/// Sends SIGTERM and waits, off the async runtime, for the process to exit.
 async fn terminate(child: ChildServer) -> std::process::ExitStatus {
-    let mut process = child.child;
-    // The shell's own `kill`, so that no procps package is needed.
-    let signalled = std::process::Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", process.id())])
-        .status()
-        .unwrap();
-    assert!(signalled.success(), "failed to signal cardbot");
-    tokio::task::spawn_blocking(move || process.wait().unwrap())
+    tokio::task::spawn_blocking(move || child.terminate(STOP_LIMIT))
         .await
         .unwrap()
+}
+
+#[test]
+fn a_child_server_dropped_by_a_failing_test_leaves_no_process_behind() {
+    let addr = free_addr();
+    let (dir, text) = receipt_server(addr, "http://127.0.0.1:9", None);
+    let child = ChildServer::start(dir.path(), &text, addr);
+    let process = std::path::PathBuf::from(format!("/proc/{}", child.child.id()));
+
+    drop(child);
+
+    assert!(!process.exists(), "{} still runs", process.display());
+    assert!(!crate::support::server::is_healthy(addr));
 }

@@ -169,7 +169,7 @@ async fn admin_stats_refuses_bad_parameters_with_what_to_fix() {
 async fn cardbot_stats(rig: &Rig, dir: &std::path::Path, args: &[&str]) -> String {
     let config = dir.join("cli.toml");
     let text = format!(
-        "[server]\nlisten = \"{}\"\n[wechat]\ntoken = \"t\"\n[admin]\ntoken = \"{ADMIN}\"\n",
+        "[server]\nlisten = \"{}\"\n[admin]\ntoken = \"{ADMIN}\"\n",
         rig.server.addr
     );
     std::fs::write(&config, text).unwrap();

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::fake_wechat::FakeWechat;
 use crate::support::pipeline::{eventually, CUSTOM_SEND};
@@ -51,7 +51,7 @@ async fn a_failing_store_answers_500_exits_and_recovers_after_a_restart() {
     let wechat = FakeWechat::start().await;
     let addr = free_addr();
     let (dir, text) = receipt_server(addr, &wechat.url(), None);
-    let child = ChildServer::start(dir.path(), &text, addr);
+    let mut child = ChildServer::start(dir.path(), &text, addr);
     let created = cardbot::clock::now_secs();
     for code in codes("1") {
         assert_eq!(
@@ -69,7 +69,9 @@ async fn a_failing_store_answers_500_exits_and_recovers_after_a_restart() {
     for code in codes("2") {
         answers.push(post_receipt(addr, &code, created).await);
     }
-    let exit = wait_for_exit(child, WAIT);
+    let exit = child
+        .wait_for_exit(WAIT)
+        .expect("cardbot kept running on a failed store");
     let refused = answers.iter().filter(|answer| answer.is_none()).count();
     println!(
         "store failure test: {} answered 500, {refused} refused while exiting, exit {exit}",
@@ -115,19 +117,4 @@ async fn a_failing_store_answers_500_exits_and_recovers_after_a_restart() {
         .collect();
     assert_eq!(sent.len(), 2 * BATCH, "a message was sent twice: {sent:?}");
     assert_eq!(sent.into_iter().collect::<HashSet<_>>(), expected);
-}
-
-/// Waits for the process to exit on its own, killing it and failing after `limit`.
-fn wait_for_exit(mut child: ChildServer, limit: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > limit {
-            child.child.kill().unwrap();
-            panic!("cardbot kept running on a failed store");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

@@ -33,7 +33,7 @@ impl Chromium {
             Ok(path) => return Some(Chromium { path }),
             Err(missing) => missing,
         };
-        if on_ci() {
+        if super::on_ci() {
             panic!(
                 "{missing}, and this is CI: install Debian's chromium package \
                  (apt-get install -y chromium) or set {CHROMIUM_VARIABLE}"
@@ -162,12 +162,6 @@ fn locate() -> Result<PathBuf, String> {
             .find(|candidate| candidate.is_file())
     });
     on_path.ok_or_else(|| format!("chromium not found at {DEBIAN_CHROMIUM} or on PATH"))
-}
-
-/// Whether this runs on CI: `CI` set to anything but empty, `false` or `0`, as CI
-/// services set it (`true`, `1`).
-fn on_ci() -> bool {
-    std::env::var("CI").is_ok_and(|ci| !matches!(ci.trim(), "" | "false" | "0"))
 }
 
 fn tail(path: &Path) -> String {

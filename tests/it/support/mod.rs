@@ -35,3 +35,10 @@ pub fn fixture_json(relative: &str) -> serde_json::Value {
     serde_json::from_slice(&fixture(relative))
         .unwrap_or_else(|err| panic!("fixture {relative} is not json: {err}"))
 }
+
+/// Whether this runs on CI: `CI` set to anything but empty, `false` or `0`, as CI
+/// services set it (`true`, `1`). A test whose tool is missing fails there and only
+/// says so elsewhere.
+pub fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|ci| !matches!(ci.trim(), "" | "false" | "0"))
+}

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use cardbot::app::App;
@@ -125,10 +125,19 @@ impl TestServer {
     }
 }
 
-/// The real `cardbot` binary running `serve` as a child process.
+/// The real `cardbot` binary running `serve` as a child process. Dropping it kills the
+/// process, so a test that fails half-way leaves none behind.
 pub struct ChildServer {
     pub child: Child,
     pub addr: SocketAddr,
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        // Already gone after kill() or an exit the test waited for; both are fine.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl ChildServer {
@@ -178,6 +187,34 @@ impl ChildServer {
     pub fn kill(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+
+    /// Sends SIGTERM and waits for the process to exit, failing the test (and killing
+    /// it) when it is still running after `limit`.
+    pub fn terminate(mut self, limit: Duration) -> ExitStatus {
+        // The shell's own `kill`, so that no procps package is needed.
+        let signalled = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
+            .status()
+            .unwrap();
+        assert!(signalled.success(), "failed to signal cardbot");
+        self.wait_for_exit(limit)
+            .unwrap_or_else(|| panic!("cardbot still ran {limit:?} after SIGTERM"))
+    }
+
+    /// Waits up to `limit` for the process to exit on its own: its status, or `None`
+    /// when it still runs (it is killed when `self` is dropped).
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if started.elapsed() > limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
