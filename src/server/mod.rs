@@ -26,6 +26,10 @@ use crate::rules::Rules;
 use crate::store::Store;
 use crate::wechat::crypto::Keyring;
 
+/// How many refused callbacks a second are logged; the rest are counted on the next
+/// line logged, and every one in the metrics.
+pub const REFUSAL_LINES_PER_SEC: u32 = 10;
+
 /// How long in-flight requests may take to finish after a stop signal.
 const SHUTDOWN_GRACE_SECS: u64 = 30;
 
@@ -102,6 +106,8 @@ pub struct AppState {
     /// The stand-in for WeChat's API, told about every accepted event; `None` in
     /// production.
     pub sandbox: Option<crate::sandbox::Sandbox>,
+    /// Caps the lines logged for refused callbacks.
+    pub refusal_log: crate::telemetry::LogThrottle,
 }
 
 /// A server bound to its address, not yet running.

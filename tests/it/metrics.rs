@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use crate::support::admin::sample;
 use crate::support::pipeline::{eventually, text_message, Rig, CUSTOM_SEND};
 use crate::support::push::{self, Push};
 
@@ -52,16 +53,6 @@ async fn scrape(rig: &Rig) -> String {
 
 /// The value of one series, written exactly as rendered (`name{label="value",...}`);
 /// 0 when the series is not there yet.
-fn sample(scrape: &str, series: &str) -> f64 {
-    scrape
-        .lines()
-        .filter_map(|line| line.strip_prefix(series))
-        .filter_map(|rest| rest.strip_prefix(' '))
-        .map(|value| value.trim().parse::<f64>().unwrap())
-        .next()
-        .unwrap_or(0.0)
-}
-
 fn receipt(openid: &str, code: &str) -> Push {
     let now = cardbot::clock::now_secs();
     push::plaintext(&push::user_get_card(openid, "p-card-m", code, now))
