@@ -146,8 +146,13 @@ impl App {
             sandbox: sandbox.clone(),
             refusal_log: LogThrottle::new(crate::server::REFUSAL_LINES_PER_SEC),
         };
-        let server = Server::bind(config, state)
-            .with_context(|| format!("failed to listen on {}", config.server.listen))?;
+        let server = Server::bind(config, state).with_context(|| match config.admin.listen {
+            None => format!("failed to listen on {}", config.server.listen),
+            Some(admin) => format!(
+                "failed to listen on {} and {admin} (admin.listen)",
+                config.server.listen
+            ),
+        })?;
 
         if config.worker.paused {
             tracing::warn!("worker paused: events are stored but not handled");

@@ -194,6 +194,11 @@ pub struct AdminConfig {
     pub token: String,
     /// Serve /admin to non-loopback peers too.
     pub allow_remote: bool,
+    /// A listener of its own for /admin and the dashboard, so that they need not share
+    /// a port with the callback; `None` (an empty string in the file) serves them on
+    /// `server.listen`.
+    #[serde(deserialize_with = "optional_addr")]
+    pub listen: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for AdminConfig {
@@ -201,8 +206,26 @@ impl std::fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("token", &redacted(&self.token))
             .field("allow_remote", &self.allow_remote)
+            .field("listen", &self.listen)
             .finish()
     }
+}
+
+/// An address such as `"127.0.0.1:8081"`, or `None` for an empty string.
+fn optional_addr<'de, D>(deserializer: D) -> Result<Option<SocketAddr>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let text = String::deserialize(deserializer)?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    text.trim().parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not an address; use host:port such as \"127.0.0.1:8081\", or \"\" \
+             to serve /admin on server.listen"
+        ))
+    })
 }
 
 /// `[metrics]`: the Prometheus endpoint `GET /metrics` on the callback listener.

@@ -83,8 +83,11 @@ pub(crate) fn request_allowed(req: &HttpRequest, allow_remote: bool) -> bool {
 
 /// A request relayed by a proxy on the same machine arrives from loopback, yet comes
 /// from whoever reached the proxy: it counts as remote.
+///
+/// An IPv4 peer on a dual-stack socket shows as `::ffff:127.0.0.1`, which is loopback
+/// too once made canonical.
 pub(crate) fn peer_allowed(peer: Option<IpAddr>, forwarded: bool, allow_remote: bool) -> bool {
-    allow_remote || (!forwarded && peer.is_some_and(|ip| ip.is_loopback()))
+    allow_remote || (!forwarded && peer.is_some_and(|ip| ip.to_canonical().is_loopback()))
 }
 
 /// Whether a proxy says it relayed the request (any of the usual headers).
@@ -302,6 +305,8 @@ mod tests {
     fn only_direct_loopback_peers_are_allowed_unless_remote_is() {
         let remote = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
         let loopback = Some(IpAddr::V6(Ipv6Addr::LOCALHOST));
+        let mapped_loopback = Some(IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped()));
+        let mapped_remote = Some(IpAddr::V6(Ipv4Addr::new(203, 0, 113, 7).to_ipv6_mapped()));
 
         let allowed = [
             peer_allowed(remote, false, false),
@@ -309,9 +314,15 @@ mod tests {
             peer_allowed(loopback, false, false),
             peer_allowed(loopback, true, false),
             peer_allowed(remote, false, true),
+            peer_allowed(mapped_loopback, false, false),
+            peer_allowed(mapped_loopback, true, false),
+            peer_allowed(mapped_remote, false, false),
         ];
 
-        assert_eq!(allowed, [false, false, true, false, true]);
+        assert_eq!(
+            allowed,
+            [false, false, true, false, true, true, false, false]
+        );
     }
 
     #[test]

@@ -343,6 +343,39 @@ async fn admin_and_metrics_refuse_what_a_local_proxy_relays() {
     assert_eq!(statuses, [StatusCode::FORBIDDEN, StatusCode::FORBIDDEN]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_on_a_listener_of_its_own_leaves_the_callback_port() {
+    let rig = Rig::start(false, &[], |config| {
+        config.admin.listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let admin = rig.server.admin_addr.expect("an admin listener");
+    let main = rig.server.addr;
+
+    let mut statuses = Vec::new();
+    for url in [
+        format!("http://{admin}/admin/rules"),
+        format!("http://{admin}/admin/"),
+        format!("http://{main}/admin/rules"),
+        format!("http://{main}/admin/"),
+        format!("http://{admin}/metrics"),
+        format!("http://{admin}/wechat"),
+        format!("http://{main}/healthz"),
+    ] {
+        let response = client
+            .get(url)
+            .bearer_auth("test-admin-token")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+
+    assert_ne!(admin, main);
+    assert_eq!(statuses, [200, 200, 404, 404, 404, 404, 200]);
+}
+
 const TEMPLATE_WHEN_CLOSED: &str = r#"
 fn on_user_get_card(event) {
     let w = window(event.openid);
