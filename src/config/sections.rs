@@ -100,9 +100,21 @@ impl std::fmt::Debug for WechatConfig {
             )
             .field("api_base", &self.api_base)
             .field("token_mode", &self.token_mode)
-            .field("token_url", &self.token_url)
+            .field("token_url", &redacted_url(&self.token_url))
             .field("request_timeout_secs", &self.request_timeout_secs)
             .finish()
+    }
+}
+
+/// Where a URL points (scheme, host, port) without its path, query or credentials,
+/// any of which may carry a secret.
+fn redacted_url(url: &str) -> String {
+    if url.is_empty() {
+        return "<unset>".to_string();
+    }
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => format!("{}/<redacted>", parsed.origin().ascii_serialization()),
+        Err(_) => "<redacted>".to_string(),
     }
 }
 

@@ -78,6 +78,23 @@ fn secrets_do_not_appear_in_debug_output() {
 }
 
 #[test]
+fn a_token_url_shows_only_where_it_points_in_debug_output() {
+    let text = "[wechat]\ntoken = \"t\"\ntoken_mode = \"external\"\n\
+                token_url = \"https://ops-user:pw-secret@tokens.example:8443/t/path-secret?key=q-secret\"\n";
+    let config = Config::from_toml(text).unwrap();
+
+    let debug = format!("{config:?}");
+
+    assert!(
+        debug.contains("https://tokens.example:8443/<redacted>"),
+        "{debug}"
+    );
+    for secret in ["pw-secret", "path-secret", "q-secret", "ops-user"] {
+        assert!(!debug.contains(secret), "{secret} in {debug}");
+    }
+}
+
+#[test]
 fn the_pipeline_sections_take_their_defaults() {
     let config = Config::from_toml(MINIMAL).unwrap();
 
