@@ -343,7 +343,15 @@ pub async fn refresh_periodically(
     let mut ticker = tokio::time::interval(every);
     loop {
         ticker.tick().await;
-        if let Err(err) = refresh_queue_gauges(&store, &outbox) {
+        // Walks whole trees: on a blocking thread, off the runtime's async threads.
+        let (store, outbox) = (store.clone(), outbox.clone());
+        let refreshed = tokio::task::spawn_blocking(move || refresh_queue_gauges(&store, &outbox));
+        let failure = match refreshed.await {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(err.to_string()),
+            Err(err) => Some(err.to_string()),
+        };
+        if let Some(err) = failure {
             tracing::warn!(error = %err, "failed to refresh the queue gauges");
         }
         handle.run_upkeep();

@@ -186,19 +186,22 @@ async fn outbox(
     if let Err(refused) = authorize(&req, &state) {
         return *refused;
     }
-    let outbox = &state.pipeline.outbox;
-    match outbox.entries() {
-        Ok(entries) => {
+    let outbox = state.pipeline.outbox.clone();
+    // The listing decodes the whole outbox: on the blocking pool.
+    let listed = web::block(move || outbox.entries().map(|entries| (entries, outbox.dead_len())));
+    match listed.await {
+        Ok(Ok((entries, dead_letters))) => {
             let oldest_ms = entries.iter().map(|entry| entry.created_at_ms).min();
             let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
             HttpResponse::Ok().json(json!({
                 "pending": entries.len(),
-                "dead_letters": outbox.dead_len(),
+                "dead_letters": dead_letters,
                 "oldest_pending_age_secs": oldest_ms.map(|ms| (clock::now_ms() - ms) / 1000),
                 "by_state": count_by_state(&entries),
                 "entries": entries.into_iter().take(limit).collect::<Vec<_>>(),
             }))
         }
+        Ok(Err(err)) => failed(err),
         Err(err) => failed(err),
     }
 }

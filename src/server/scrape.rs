@@ -31,8 +31,16 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         return refuse(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
 
-    let refreshed = crate::metrics::refresh_queue_gauges(&state.store, &state.pipeline.outbox);
-    if let Err(err) = refreshed {
+    // The gauges walk the inbox and the outbox: on the blocking pool, not on the
+    // thread that answers callbacks.
+    let (store, outbox) = (state.store.clone(), state.pipeline.outbox.clone());
+    let refreshed = web::block(move || crate::metrics::refresh_queue_gauges(&store, &outbox));
+    let failure = match refreshed.await {
+        Ok(Ok(())) => None,
+        Ok(Err(err)) => Some(err.to_string()),
+        Err(err) => Some(err.to_string()),
+    };
+    if let Some(err) = failure {
         // The last values stay; the rest of the scrape is still worth answering.
         tracing::warn!(error = %err, "failed to refresh the queue gauges for a scrape");
     }
