@@ -11,6 +11,8 @@ mod throttle;
 pub use escape::{escape_value, truncate_value, MAX_MESSAGE_CHARS, MAX_VALUE_CHARS};
 pub use throttle::{LogThrottle, Verdict};
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
@@ -23,6 +25,7 @@ pub fn init(config: &LogConfig) {
 
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(wants_colour())
         .with_writer(std::io::stderr);
     let installed = match config.format {
         LogFormat::Text => builder.fmt_fields(text::fields()).try_init(),
@@ -30,4 +33,11 @@ pub fn init(config: &LogConfig) {
     };
     // Already installed: keep the first subscriber.
     drop(installed);
+}
+
+/// Colours only for a person at a terminal: a file, a pipe or journald gets plain text.
+/// `NO_COLOR` (any value) turns them off there too.
+fn wants_colour() -> bool {
+    let no_colour = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    std::io::stderr().is_terminal() && !no_colour
 }

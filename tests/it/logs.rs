@@ -1,5 +1,6 @@
 //! The log lines of the real binary: values taken from requests cannot forge lines or
-//! paint the terminal, and a flood of refused callbacks is logged within a cap.
+//! paint the terminal, a log written to a file has no colour codes, and a flood of
+//! refused callbacks is logged within a cap.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -118,6 +119,10 @@ async fn values_from_requests_are_escaped_and_cut_in_log_lines() {
     assert!(
         !log.contains(CLEAR_SCREEN),
         "an ANSI sequence reached the log"
+    );
+    assert!(
+        !log.contains('\x1b'),
+        "colour codes in a log written to a file:\n{log}"
     );
     let accepted = lines_with(&log, "event accepted");
     assert!(accepted.iter().any(|line| line.contains(
