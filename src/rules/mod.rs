@@ -152,7 +152,6 @@ impl Rules {
             source,
         })?;
         tracing::info!(revision = %set.revision, rules = set.rules.len(), "rules loaded");
-        crate::metrics::record_active_revision(None, &set.revision);
 
         let inner = Inner {
             config: config.clone(),

@@ -44,7 +44,8 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         // The last values stay; the rest of the scrape is still worth answering.
         tracing::warn!(error = %err, "failed to refresh the queue gauges for a scrape");
     }
-    HttpResponse::Ok()
-        .content_type(CONTENT_TYPE)
-        .body(handle.render())
+    let mut body = handle.render();
+    let active = state.pipeline.rules.active().revision.clone();
+    body.push_str(&crate::metrics::render_revision_info(&active));
+    HttpResponse::Ok().content_type(CONTENT_TYPE).body(body)
 }
