@@ -145,6 +145,7 @@ impl App {
             pipeline: handles,
             sandbox: sandbox.clone(),
             refusal_log: LogThrottle::new(crate::server::REFUSAL_LINES_PER_SEC),
+            token_refusal_log: LogThrottle::new(crate::server::REFUSAL_LINES_PER_SEC),
         };
         let server = Server::bind(config, state).with_context(|| match config.admin.listen {
             None => format!("failed to listen on {}", config.server.listen),

@@ -3,6 +3,7 @@
 //! loopback only unless `allow_remote`; every data request carries the bearer token.
 
 use std::net::IpAddr;
+use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, Scope};
@@ -16,6 +17,7 @@ use crate::clock;
 use crate::pipeline::outbox::{EntryState, OutboxEntry};
 use crate::stats::query::QueryParams;
 use crate::stats::StatsQuery;
+use crate::telemetry::Verdict;
 
 /// How many entries a listing answers unless asked for fewer.
 const DEFAULT_LIMIT: usize = 100;
@@ -44,11 +46,22 @@ pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Box<H
     if bearer_matches(req, &state.admin.token) {
         Ok(())
     } else {
-        tracing::warn!(peer = ?req.peer_addr(), "admin request with a wrong or missing token");
+        log_token_refusal(req, state, "admin request with a wrong or missing token");
         Err(Box::new(refuse(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token",
         )))
+    }
+}
+
+/// Logs a request refused for its token, within the cap of `token_refusal_log`; the
+/// next line logged counts those left out.
+pub(crate) fn log_token_refusal(req: &HttpRequest, state: &AppState, message: &'static str) {
+    let peer = req.peer_addr();
+    match state.token_refusal_log.check(Instant::now()) {
+        Verdict::Suppress => {}
+        Verdict::Log { suppressed: 0 } => tracing::warn!(?peer, "{message}"),
+        Verdict::Log { suppressed } => tracing::warn!(?peer, suppressed, "{message}"),
     }
 }
 

@@ -108,6 +108,9 @@ pub struct AppState {
     pub sandbox: Option<crate::sandbox::Sandbox>,
     /// Caps the lines logged for refused callbacks.
     pub refusal_log: crate::telemetry::LogThrottle,
+    /// Caps the lines logged for admin and metrics requests with a wrong token, apart
+    /// from the callbacks' so that a flood of one cannot hide the other.
+    pub token_refusal_log: crate::telemetry::LogThrottle,
 }
 
 /// A server bound to its addresses, not yet running: the main listener, and the admin

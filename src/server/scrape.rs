@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::admin::{bearer_matches, refuse, request_allowed};
+use super::admin::{bearer_matches, log_token_refusal, refuse, request_allowed};
 use super::AppState;
 
 /// The content type Prometheus expects of the text exposition format.
@@ -27,7 +27,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         );
     }
     if !config.token.is_empty() && !bearer_matches(&req, &config.token) {
-        tracing::warn!(peer = ?req.peer_addr(), "metrics scrape with a wrong or missing token");
+        log_token_refusal(&req, &state, "metrics scrape with a wrong or missing token");
         return refuse(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
 

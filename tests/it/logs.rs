@@ -14,6 +14,7 @@ use crate::support::server::{free_addr, ChildServer, TOKEN};
 
 /// A line that must never start one of cardbot's log lines.
 const FORGED: &str = "\n2026-01-01T00:00:00.000000Z  INFO cardbot: FORGED admin token accepted";
+const METRICS_TOKEN: &str = "logs-metrics-token";
 /// An ANSI sequence that clears the screen of whoever tails the log.
 const CLEAR_SCREEN: &str = "\x1b[2J";
 
@@ -24,7 +25,8 @@ fn start(dir: &Path) -> (ChildServer, SocketAddr) {
         "[server]\nlisten = \"{addr}\"\nmax_clock_skew_secs = 300\n\n\
          [wechat]\ntoken = \"{TOKEN}\"\n\n\
          [store]\npath = \"{store}\"\n\n[rules]\ndir = \"{rules}\"\nwatch = false\n\n\
-         [worker]\npaused = true\n\n[log]\nformat = \"text\"\nlevel = \"info\"\n",
+         [worker]\npaused = true\n\n[metrics]\ntoken = \"{METRICS_TOKEN}\"\n\n\
+         [log]\nformat = \"text\"\nlevel = \"info\"\n",
         store = dir.join("store").display(),
         rules = dir.join("rules").display(),
     );
@@ -72,13 +74,36 @@ async fn post(client: &reqwest::Client, addr: SocketAddr, query: &str, body: &st
         .as_u16()
 }
 
-async fn scrape(addr: SocketAddr) -> String {
-    reqwest::get(format!("http://{addr}/metrics"))
+/// `GET /metrics` with `token`: the status and the text.
+async fn scrape(client: &reqwest::Client, addr: SocketAddr, token: &str) -> (u16, String) {
+    let response = client
+        .get(format!("http://{addr}/metrics"))
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(5))
+        .send()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// How many `message` lines were logged, and how many more their `suppressed` counts
+/// say were left out.
+fn logged_and_suppressed(log: &str, message: &str) -> (usize, usize) {
+    let lines = lines_with(log, message);
+    let suppressed = lines
+        .iter()
+        .filter_map(|line| line.split(" suppressed=").nth(1))
+        .map(|rest| {
+            rest.split(' ')
+                .next()
+                .unwrap()
+                .trim()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    (lines.len(), suppressed)
 }
 
 fn lines_with(log: &str, message: &str) -> Vec<String> {
@@ -142,7 +167,7 @@ async fn values_from_requests_are_escaped_and_cut_in_log_lines() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_of_refused_callbacks_is_logged_within_a_cap_and_counted_in_full() {
+async fn floods_of_refused_callbacks_and_scrapes_are_logged_within_a_cap() {
     const FLOOD: usize = 200;
     let dir = tempfile::tempdir().unwrap();
     let (child, addr) = start(dir.path());
@@ -158,32 +183,27 @@ async fn a_flood_of_refused_callbacks_is_logged_within_a_cap_and_counted_in_full
             post(&client, addr, &unsigned.query, &unsigned.body).await,
             401
         );
+        assert_eq!(scrape(&client, addr, "wrong").await.0, 401);
     }
-    // One more in the next counting window: its line carries what was left out.
+    // One more of each in the next counting window: its line carries what was left out.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
         post(&client, addr, &unsigned.query, &unsigned.body).await,
         401
     );
-    let scraped = scrape(addr).await;
+    assert_eq!(scrape(&client, addr, "wrong").await.0, 401);
+    let (status, scraped) = scrape(&client, addr, METRICS_TOKEN).await;
     child.kill();
 
+    assert_eq!(status, 200);
     let log = std::fs::read_to_string(dir.path().join("cardbot.log")).unwrap();
-    let rejected = lines_with(&log, "callback rejected");
-    let suppressed: usize = rejected
-        .iter()
-        .filter_map(|line| line.split(" suppressed=").nth(1))
-        .map(|rest| {
-            rest.split(' ')
-                .next()
-                .unwrap()
-                .trim()
-                .parse::<usize>()
-                .unwrap()
-        })
-        .sum();
-    assert!(rejected.len() < FLOOD, "{} lines logged", rejected.len());
-    assert_eq!(rejected.len() + suppressed, FLOOD + 1);
+    let (rejected, suppressed) = logged_and_suppressed(&log, "callback rejected");
+    assert!(rejected < FLOOD, "{rejected} lines logged");
+    assert_eq!(rejected + suppressed, FLOOD + 1);
+    let wrong_token = "metrics scrape with a wrong or missing token";
+    let (refused, refused_suppressed) = logged_and_suppressed(&log, wrong_token);
+    assert!(refused < FLOOD, "{refused} lines logged");
+    assert_eq!(refused + refused_suppressed, FLOOD + 1);
     let counted = sample(
         &scraped,
         r#"cardbot_callbacks_total{result="bad_signature"}"#,
