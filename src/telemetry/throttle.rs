@@ -17,6 +17,9 @@ pub enum Verdict {
 }
 
 /// At most `per_second` lines in each one-second window.
+// TODO: report the lines left out by the last burst of a flood without waiting for the
+// next line of the kind, because that needs a timer per throttle and the metrics
+// already count every refusal.
 #[derive(Debug)]
 pub struct LogThrottle {
     per_second: u32,
