@@ -22,6 +22,7 @@ use crate::sandbox::Sandbox;
 use crate::server::{AppState, CallbackSettings, MetricsEndpoint, PipelineHandles, Server};
 use crate::stats::Stats;
 use crate::store::Store;
+use crate::telemetry::LogThrottle;
 
 /// How often the worker rescans the inbox when nothing wakes it.
 const WORKER_POLL: Duration = Duration::from_millis(500);
@@ -143,9 +144,16 @@ impl App {
             store: store.clone(),
             pipeline: handles,
             sandbox: sandbox.clone(),
+            refusal_log: LogThrottle::new(crate::server::REFUSAL_LINES_PER_SEC),
+            token_refusal_log: LogThrottle::new(crate::server::REFUSAL_LINES_PER_SEC),
         };
-        let server = Server::bind(config, state)
-            .with_context(|| format!("failed to listen on {}", config.server.listen))?;
+        let server = Server::bind(config, state).with_context(|| match config.admin.listen {
+            None => format!("failed to listen on {}", config.server.listen),
+            Some(admin) => format!(
+                "failed to listen on {} and {admin} (admin.listen)",
+                config.server.listen
+            ),
+        })?;
 
         if config.worker.paused {
             tracing::warn!("worker paused: events are stored but not handled");

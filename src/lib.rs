@@ -11,7 +11,7 @@
 //! - [`stats`]: channel statistics, counted in the worker's transaction, and queried.
 //! - [`api`]: the WeChat HTTP API client: access token, card queries, messages.
 //! - [`config`]: `config.toml` and environment overrides, validated at start.
-//! - [`telemetry`]: tracing setup.
+//! - [`telemetry`]: tracing setup; values from requests escaped and capped in log lines.
 //! - [`metrics`]: the Prometheus metrics every stage records, served at `/metrics`.
 //! - [`sandbox`]: a stand-in for WeChat's API, to run everything with no account.
 

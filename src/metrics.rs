@@ -39,6 +39,7 @@ const HELD_MESSAGES: &str = "cardbot_held_messages";
 const RULE_EVALUATIONS: &str = "cardbot_rule_evaluations_total";
 const RULE_DURATION: &str = "cardbot_rule_duration_seconds";
 const RULE_RELOADS: &str = "cardbot_rule_reloads_total";
+const RULE_ROLLBACKS: &str = "cardbot_rule_rollbacks_total";
 const RULES_REVISION: &str = "cardbot_rules_revision_info";
 const API_CALLS: &str = "cardbot_api_calls_total";
 const API_DURATION: &str = "cardbot_api_duration_seconds";
@@ -47,6 +48,7 @@ const MESSAGES: &str = "cardbot_messages_total";
 const EVENTS_HANDLED: &str = "cardbot_events_handled_total";
 const EVENTS_DEFERRED: &str = "cardbot_events_deferred_total";
 const BUILD_INFO: &str = "cardbot_build_info";
+const START_TIME: &str = "cardbot_start_time_seconds";
 
 /// Why metrics could not be set up or refreshed.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,7 @@ pub fn install() -> Result<PrometheusHandle, MetricsError> {
         let handle = build_recorder().map_err(|err| err.to_string())?;
         describe_all();
         gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        gauge!(START_TIME).set(clock::now_ms() as f64 / 1000.0);
         Ok(handle)
     });
     installed.clone().map_err(MetricsError::Install)
@@ -138,9 +141,10 @@ fn describe_all() {
         RULE_RELOADS,
         "Rule reloads and rollbacks by result: ok, rejected"
     );
-    describe_gauge!(
-        RULES_REVISION,
-        "1 for the active rules revision, 0 for earlier ones"
+    describe_counter!(
+        RULE_ROLLBACKS,
+        "Rule rollbacks by result: ok, unknown_revision, no_previous_revision, rejected, \
+        write_failed, store_error, failed"
     );
     describe_counter!(
         API_CALLS,
@@ -208,18 +212,30 @@ pub fn record_reload_rejected() {
     counter!(RULE_RELOADS, "result" => "rejected").increment(1);
 }
 
-/// A reload or rollback went through; `previous` is the revision it replaced, if any.
-pub fn record_reload_ok(previous: Option<&str>, active: &str) {
+/// A reload or rollback went through.
+pub fn record_reload_ok() {
     counter!(RULE_RELOADS, "result" => "ok").increment(1);
-    record_active_revision(previous, active);
 }
 
-/// Marks `active` as the running revision and `previous` as no longer running.
-pub fn record_active_revision(previous: Option<&str>, active: &str) {
-    if let Some(previous) = previous.filter(|previous| *previous != active) {
-        gauge!(RULES_REVISION, "revision" => previous.to_string()).set(0.0);
-    }
-    gauge!(RULES_REVISION, "revision" => active.to_string()).set(1.0);
+/// A rollback ended with `result`: `ok`, or why it was refused.
+pub fn record_rollback(result: &'static str) {
+    counter!(RULE_ROLLBACKS, "result" => result).increment(1);
+}
+
+/// The `cardbot_rules_revision_info` series of the `active` revision, in the text
+/// format, for a scrape to append. Rendered from the app's rules on each scrape rather
+/// than recorded, so that a replaced revision leaves no stale series behind, and each
+/// app (several share one recorder in tests) shows only its own.
+pub fn render_revision_info(active: &str) -> String {
+    let revision = active
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!(
+        "# HELP {RULES_REVISION} The active rules revision, always 1\n\
+         # TYPE {RULES_REVISION} gauge\n\
+         {RULES_REVISION}{{revision=\"{revision}\"}} 1\n"
+    )
 }
 
 /// One WeChat API call to `endpoint` (a path such as `card/code/get`, never a URL,
@@ -343,7 +359,15 @@ pub async fn refresh_periodically(
     let mut ticker = tokio::time::interval(every);
     loop {
         ticker.tick().await;
-        if let Err(err) = refresh_queue_gauges(&store, &outbox) {
+        // Walks whole trees: on a blocking thread, off the runtime's async threads.
+        let (store, outbox) = (store.clone(), outbox.clone());
+        let refreshed = tokio::task::spawn_blocking(move || refresh_queue_gauges(&store, &outbox));
+        let failure = match refreshed.await {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(err.to_string()),
+            Err(err) => Some(err.to_string()),
+        };
+        if let Some(err) = failure {
             tracing::warn!(error = %err, "failed to refresh the queue gauges");
         }
         handle.run_upkeep();

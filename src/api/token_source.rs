@@ -32,7 +32,12 @@ pub(crate) enum TokenSource {
     Classic { app_id: String, app_secret: String },
     /// `GET token_url`, which must answer `{"access_token": "...", "expires_in": N}` with
     /// N the seconds the token has left, for accounts whose token another system owns.
-    External { url: String },
+    External {
+        url: String,
+        /// What of the URL may be a secret (a password, query values), cut out of
+        /// every error about the fetch.
+        secrets: Vec<String>,
+    },
     /// No way to get a token is configured: callbacks still work, every API call fails
     /// with a configuration error naming the missing key.
     Unconfigured { key: &'static str },
@@ -63,6 +68,7 @@ impl TokenSource {
             }
             return Ok(TokenSource::External {
                 url: config.token_url.clone(),
+                secrets: url_secrets(&config.token_url),
             });
         }
 
@@ -91,7 +97,7 @@ impl TokenSource {
         match self {
             TokenSource::Stable { app_id, .. } => format!("stable:{app_id}"),
             TokenSource::Classic { app_id, .. } => format!("classic:{app_id}"),
-            TokenSource::External { url } => format!("external:{url}"),
+            TokenSource::External { url, .. } => format!("external:{url}"),
             TokenSource::Unconfigured { key } => format!("unconfigured:{key}"),
         }
     }
@@ -123,7 +129,13 @@ impl TokenSource {
                 let request = http.get(transport.url(CLASSIC_ENDPOINT)).query(&query);
                 (CLASSIC_ENDPOINT, request, app_secret.as_str())
             }
-            TokenSource::External { url } => (EXTERNAL_ENDPOINT, http.get(url), ""),
+            TokenSource::External { url, secrets } => {
+                let body = transport
+                    .execute(EXTERNAL_ENDPOINT, http.get(url), &borrowed(secrets))
+                    .await
+                    .map_err(into_token_error)?;
+                return decode(EXTERNAL_ENDPOINT, body).map_err(into_token_error);
+            }
             TokenSource::Unconfigured { key } => {
                 return Err(ApiError::Config {
                     key,
@@ -138,6 +150,29 @@ impl TokenSource {
             .map_err(into_token_error)?;
         decode(endpoint, body).map_err(into_token_error)
     }
+}
+
+/// The parts of a token URL that may be secrets: the whole URL, its password, and
+/// every query value long enough to be a key (short ones such as `v=1` would cut
+/// ordinary digits out of messages).
+fn url_secrets(url: &str) -> Vec<String> {
+    const MIN_SECRET_CHARS: usize = 6;
+
+    let mut secrets = vec![url.to_string()];
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return secrets;
+    };
+    secrets.extend(parsed.password().map(str::to_string));
+    let values = parsed.query_pairs().map(|(_, value)| value.into_owned());
+    secrets.extend(values.filter(|value| value.chars().count() >= MIN_SECRET_CHARS));
+    if let Some(query) = parsed.query() {
+        secrets.push(query.to_string());
+    }
+    secrets
+}
+
+fn borrowed(secrets: &[String]) -> Vec<&str> {
+    secrets.iter().map(String::as_str).collect()
 }
 
 /// A failed token fetch means the caller's own request was never sent, so it is never
@@ -157,5 +192,22 @@ fn into_token_error(err: ApiError) -> ApiError {
             ApiError::TokenUnavailable { endpoint, detail }
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_url_gives_up_its_password_and_long_query_values() {
+        let url = "https://ops:pw-secret@tokens.example/t?key=q-secret-1&v=1";
+
+        let secrets = url_secrets(url);
+
+        assert_eq!(
+            secrets,
+            [url, "pw-secret", "q-secret-1", "key=q-secret-1&v=1"]
+        );
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::rules::AdminClient;
 use crate::config::Config;
+use crate::telemetry::{escape_value, MAX_MESSAGE_CHARS, MAX_VALUE_CHARS};
 
 /// Which decisions to show.
 #[derive(Debug, Args)]
@@ -61,8 +62,8 @@ fn describe(decision: &Value) -> String {
         .map_or_else(|| "?".to_string(), |at| at.to_rfc3339());
     let mut text = format!(
         "{when}  {}  revision {}  (decision {})\n",
-        decision["event_kind"].as_str().unwrap_or("?"),
-        decision["revision"].as_str().unwrap_or("?"),
+        shown(&decision["event_kind"]),
+        shown(&decision["revision"]),
         decision["id"],
     );
 
@@ -72,25 +73,22 @@ fn describe(decision: &Value) -> String {
             None => "ok".to_string(),
             Some(failure) => format!(
                 "failed at {}: {}",
-                failure["location"].as_str().unwrap_or("?"),
-                failure["message"].as_str().unwrap_or("?")
+                shown(&failure["location"]),
+                shown_long(&failure["message"])
             ),
         };
-        text.push_str(&format!(
-            "  rule {}: {outcome}\n",
-            run["rule"].as_str().unwrap_or("?")
-        ));
+        text.push_str(&format!("  rule {}: {outcome}\n", shown(&run["rule"])));
     }
     for lookup in payload["lookups"].as_array().into_iter().flatten() {
         let error = lookup["error"]["message"]
             .as_str()
-            .map(|e| format!(" -> {e}"));
+            .map(|e| format!(" -> {}", escape_value(e, MAX_MESSAGE_CHARS)));
         text.push_str(&format!(
             "  lookup {}({}){}\n",
-            lookup["name"].as_str().unwrap_or("?"),
+            shown(&lookup["name"]),
             lookup["args"].as_array().map_or(String::new(), |args| args
                 .iter()
-                .filter_map(Value::as_str)
+                .map(shown)
                 .collect::<Vec<_>>()
                 .join(", ")),
             error.unwrap_or_default()
@@ -103,12 +101,16 @@ fn describe(decision: &Value) -> String {
         .enumerate()
     {
         let outcome = &decision["outcomes"][index.to_string()];
-        let status = outcome["status"].as_str().unwrap_or("queued");
-        let reason = outcome["reason"].as_str().map(|r| format!(" ({r})"));
+        let status = outcome["status"]
+            .as_str()
+            .map_or("queued".to_string(), |s| escape_value(s, MAX_VALUE_CHARS));
+        let reason = outcome["reason"]
+            .as_str()
+            .map(|r| format!(" ({})", escape_value(r, MAX_MESSAGE_CHARS)));
         text.push_str(&format!(
             "  message {} by {}: {status}{}\n",
-            message["kind"].as_str().unwrap_or("?"),
-            message["rule"].as_str().unwrap_or("?"),
+            shown(&message["kind"]),
+            shown(&message["rule"]),
             reason.unwrap_or_default()
         ));
     }
@@ -116,6 +118,21 @@ fn describe(decision: &Value) -> String {
         text.push_str("  passive reply answered on the request\n");
     }
     text
+}
+
+/// A value as the terminal may show it: the decision log holds what requests and rules
+/// put there, and a control character in it could repaint the operator's terminal.
+fn shown(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or("?".to_string(), |text| escape_value(text, MAX_VALUE_CHARS))
+}
+
+/// [`shown`], for a message that may carry an error's cause chain.
+fn shown_long(value: &Value) -> String {
+    value.as_str().map_or("?".to_string(), |text| {
+        escape_value(text, MAX_MESSAGE_CHARS)
+    })
 }
 
 /// Percent-encodes what an OpenID may carry beyond URL-safe characters.
@@ -129,4 +146,39 @@ fn urlencode(value: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn values_from_requests_cannot_repaint_the_terminal() {
+        let decision = json!({
+            "created_at": 1_700_000_000,
+            "event_kind": "text\x1b[2J",
+            "revision": "r1",
+            "id": 3,
+            "payload": {
+                "rules": [{"rule": "count", "failure": {
+                    "location": "count.rhai:1:2", "message": "boom\nFORGED line"}}],
+                "lookups": [{"name": "user_cards", "args": ["o1\x1b]0;title\x07"],
+                             "error": {"message": "busy\r"}}],
+                "messages": [],
+            },
+        });
+
+        let text = describe(&decision);
+
+        assert!(!text.contains('\x1b') && !text.contains('\r'), "{text}");
+        assert!(text.contains("text\\u{1b}[2J"), "{text}");
+        assert!(text.contains("boom\\u{a}FORGED line"), "{text}");
+        assert!(
+            text.contains("user_cards(o1\\u{1b}]0;title\\u{7})"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 3, "{text}");
+    }
 }

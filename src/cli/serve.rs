@@ -39,6 +39,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         revision = %app.rules.active().revision,
         "cardbot listening"
     );
+    if let Some(admin) = app.server.admin_addr() {
+        tracing::info!(addr = %admin, "admin API and dashboard listening");
+    }
 
     let store = app.store.clone();
     let handle = app.server.handle();

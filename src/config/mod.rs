@@ -3,6 +3,7 @@
 //! Unknown keys and invalid values stop the start with an error that names the key, so
 //! a typo never silently falls back to a default.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -150,6 +151,24 @@ impl Config {
             return Err(ConfigError::invalid(
                 "server.callback_path",
                 "must not overlap /admin, /healthz or /metrics",
+            ));
+        }
+        if self.metrics.enabled && self.metrics.allow_remote && self.metrics.token.is_empty() {
+            return Err(ConfigError::invalid(
+                "metrics.token",
+                format!(
+                    "must be set when metrics.allow_remote = true, or anyone who reaches the \
+                     port reads the metrics: set it (in the file or in {ENV_METRICS_TOKEN}), \
+                     or set metrics.allow_remote = false"
+                ),
+            ));
+        }
+        // Port 0 asks for a free port each time, so two of them never clash.
+        let clash = |admin: SocketAddr| admin == server.listen && admin.port() != 0;
+        if self.admin.listen.is_some_and(clash) {
+            return Err(ConfigError::invalid(
+                "admin.listen",
+                "must differ from server.listen; leave it empty (\"\") to serve /admin there",
             ));
         }
         if self.metrics.refresh_secs == 0 {

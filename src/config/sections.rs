@@ -100,9 +100,21 @@ impl std::fmt::Debug for WechatConfig {
             )
             .field("api_base", &self.api_base)
             .field("token_mode", &self.token_mode)
-            .field("token_url", &self.token_url)
+            .field("token_url", &redacted_url(&self.token_url))
             .field("request_timeout_secs", &self.request_timeout_secs)
             .finish()
+    }
+}
+
+/// Where a URL points (scheme, host, port) without its path, query or credentials,
+/// any of which may carry a secret.
+fn redacted_url(url: &str) -> String {
+    if url.is_empty() {
+        return "<unset>".to_string();
+    }
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => format!("{}/<redacted>", parsed.origin().ascii_serialization()),
+        Err(_) => "<redacted>".to_string(),
     }
 }
 
@@ -194,6 +206,11 @@ pub struct AdminConfig {
     pub token: String,
     /// Serve /admin to non-loopback peers too.
     pub allow_remote: bool,
+    /// A listener of its own for /admin and the dashboard, so that they need not share
+    /// a port with the callback; `None` (an empty string in the file) serves them on
+    /// `server.listen`.
+    #[serde(deserialize_with = "optional_addr")]
+    pub listen: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for AdminConfig {
@@ -201,8 +218,26 @@ impl std::fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("token", &redacted(&self.token))
             .field("allow_remote", &self.allow_remote)
+            .field("listen", &self.listen)
             .finish()
     }
+}
+
+/// An address such as `"127.0.0.1:8081"`, or `None` for an empty string.
+fn optional_addr<'de, D>(deserializer: D) -> Result<Option<SocketAddr>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let text = String::deserialize(deserializer)?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    text.trim().parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not an address; use host:port such as \"127.0.0.1:8081\", or \"\" \
+             to serve /admin on server.listen"
+        ))
+    })
 }
 
 /// `[metrics]`: the Prometheus endpoint `GET /metrics` on the callback listener.

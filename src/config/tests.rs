@@ -78,6 +78,23 @@ fn secrets_do_not_appear_in_debug_output() {
 }
 
 #[test]
+fn a_token_url_shows_only_where_it_points_in_debug_output() {
+    let text = "[wechat]\ntoken = \"t\"\ntoken_mode = \"external\"\n\
+                token_url = \"https://ops-user:pw-secret@tokens.example:8443/t/path-secret?key=q-secret\"\n";
+    let config = Config::from_toml(text).unwrap();
+
+    let debug = format!("{config:?}");
+
+    assert!(
+        debug.contains("https://tokens.example:8443/<redacted>"),
+        "{debug}"
+    );
+    for secret in ["pw-secret", "path-secret", "q-secret", "ops-user"] {
+        assert!(!debug.contains(secret), "{secret} in {debug}");
+    }
+}
+
+#[test]
 fn the_pipeline_sections_take_their_defaults() {
     let config = Config::from_toml(MINIMAL).unwrap();
 
@@ -200,4 +217,48 @@ fn the_shipped_config_toml_parses() {
 
     config.validate_pipeline().unwrap();
     assert_eq!(config.window.message_quota, 5);
+}
+
+#[test]
+fn remote_metrics_without_a_token_are_refused_with_what_to_set() {
+    let text = format!("{MINIMAL}\n[metrics]\nallow_remote = true\n");
+    let config = Config::from_toml(&text).unwrap();
+
+    let err = config.validate().unwrap_err().to_string();
+
+    assert!(err.starts_with("metrics.token: must be set"), "{err}");
+    assert!(err.contains(ENV_METRICS_TOKEN), "{err}");
+}
+
+#[test]
+fn remote_metrics_with_a_token_or_switched_off_are_fine() {
+    for metrics in [
+        "allow_remote = true\ntoken = \"m\"",
+        "allow_remote = true\nenabled = false",
+    ] {
+        let text = format!("{MINIMAL}\n[metrics]\n{metrics}\n");
+
+        let config = Config::from_toml(&text).unwrap();
+
+        config.validate().unwrap();
+    }
+}
+
+#[test]
+fn an_admin_listener_is_an_address_or_empty() {
+    let empty = Config::from_toml(&format!("{MINIMAL}\n[admin]\nlisten = \"\"\n")).unwrap();
+    let set = Config::from_toml(&format!(
+        "{MINIMAL}\n[admin]\nlisten = \"127.0.0.1:8081\"\n"
+    ));
+    let bad = Config::from_toml(&format!("{MINIMAL}\n[admin]\nlisten = \"8081\"\n"));
+    let same = Config::from_toml(&format!(
+        "{MINIMAL}\n[admin]\nlisten = \"127.0.0.1:8080\"\n"
+    ));
+
+    assert_eq!(empty.admin.listen, None);
+    assert_eq!(set.unwrap().admin.listen.unwrap().port(), 8081);
+    let bad = bad.unwrap_err().to_string();
+    assert!(bad.starts_with("admin.listen"), "{bad}");
+    let same = same.unwrap().validate().unwrap_err().to_string();
+    assert!(same.starts_with("admin.listen: must differ"), "{same}");
 }

@@ -45,8 +45,19 @@ impl ApiLookups {
         self
     }
 
+    /// Runs an API call for the rule now running, given up when the rule's deadline
+    /// (`rules.timeout_ms`) passes: the script cannot be stopped while it waits here,
+    /// and a lookup is a read, safe to abandon.
     fn call<T>(&self, call: impl Future<Output = Result<T, ApiError>>) -> Result<T, LookupError> {
-        self.runtime.block_on(call).map_err(lookup_error)
+        let Some(left) = crate::rules::time_left() else {
+            return self.runtime.block_on(call).map_err(lookup_error);
+        };
+        match self.runtime.block_on(tokio::time::timeout(left, call)) {
+            Ok(answered) => answered.map_err(lookup_error),
+            Err(_) => Err(LookupError::retryable(
+                "no answer before the rule's deadline (rules.timeout_ms)",
+            )),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, EvalAltResult};
 
@@ -135,6 +135,13 @@ pub(crate) fn current_rule() -> Arc<str> {
 /// Sets or clears the wall-clock deadline of the handler now running.
 pub(crate) fn set_deadline(deadline: Option<Instant>) {
     DEADLINE.with(|slot| slot.set(deadline));
+}
+
+/// How long the running handler has left before its deadline; `None` outside a handler.
+pub fn time_left() -> Option<Duration> {
+    DEADLINE
+        .with(|slot| slot.get())
+        .map(|deadline| deadline.saturating_duration_since(Instant::now()))
 }
 
 /// Whether the running handler is past its deadline.

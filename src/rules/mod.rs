@@ -36,6 +36,7 @@ use rhai::Engine;
 
 pub use action::{Action, Article, Message, Reply, ReplyBody, TemplateFallback, WhenClosed};
 pub use canned::CannedLookups;
+pub use context::time_left;
 pub use evaluate::{Decision, FailureKind, RuleFailure, RuleRun};
 pub use loader::{LoadError, LoadErrors};
 pub use lookup::{CardSummary, CodeState, HeldCard, LookupError, LookupRecord, Lookups};
@@ -151,7 +152,6 @@ impl Rules {
             source,
         })?;
         tracing::info!(revision = %set.revision, rules = set.rules.len(), "rules loaded");
-        crate::metrics::record_active_revision(None, &set.revision);
 
         let inner = Inner {
             config: config.clone(),

@@ -26,8 +26,14 @@ impl Rules {
     }
 
     /// Writes a kept revision back into the rules directory and reloads it; `None` means
-    /// the revision active before the current one.
+    /// the revision active before the current one. Counted by result, refusals too.
     pub fn rollback(&self, revision: Option<&str>) -> Result<ReloadOutcome, RulesError> {
+        let outcome = self.rollback_to(revision);
+        metrics::record_rollback(rollback_result(&outcome));
+        outcome
+    }
+
+    fn rollback_to(&self, revision: Option<&str>) -> Result<ReloadOutcome, RulesError> {
         let mut log = self.lock_reload();
         let active = self.inner.active.load().revision.clone();
         let found = self
@@ -115,7 +121,7 @@ impl Rules {
             inner.active.store(Arc::new(set));
             tracing::info!(%revision, "rules reloaded");
         }
-        metrics::record_reload_ok(Some(&previous), &revision);
+        metrics::record_reload_ok();
         log.ok += 1;
         log.last = Some(ReloadRecord {
             at,
@@ -124,6 +130,19 @@ impl Rules {
             error: None,
         });
         Ok(ReloadOutcome { revision, changed })
+    }
+}
+
+/// The `result` label of `cardbot_rule_rollbacks_total`.
+fn rollback_result(outcome: &Result<ReloadOutcome, RulesError>) -> &'static str {
+    match outcome {
+        Ok(_) => "ok",
+        Err(RulesError::UnknownRevision(_)) => "unknown_revision",
+        Err(RulesError::NoPreviousRevision(_)) => "no_previous_revision",
+        Err(RulesError::Load(_)) => "rejected",
+        Err(RulesError::Write { .. }) => "write_failed",
+        Err(RulesError::Store { .. }) => "store_error",
+        Err(RulesError::Watch { .. } | RulesError::Interrupted(_)) => "failed",
     }
 }
 

@@ -3,11 +3,13 @@
 //! loopback only unless `allow_remote`; every data request carries the bearer token.
 
 use std::net::IpAddr;
+use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, Scope};
 use serde::Deserialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{dashboard, AppState};
@@ -15,6 +17,7 @@ use crate::clock;
 use crate::pipeline::outbox::{EntryState, OutboxEntry};
 use crate::stats::query::QueryParams;
 use crate::stats::StatsQuery;
+use crate::telemetry::Verdict;
 
 /// How many entries a listing answers unless asked for fewer.
 const DEFAULT_LIMIT: usize = 100;
@@ -43,11 +46,22 @@ pub(crate) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Box<H
     if bearer_matches(req, &state.admin.token) {
         Ok(())
     } else {
-        tracing::warn!(peer = ?req.peer_addr(), "admin request with a wrong or missing token");
+        log_token_refusal(req, state, "admin request with a wrong or missing token");
         Err(Box::new(refuse(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token",
         )))
+    }
+}
+
+/// Logs a request refused for its token, within the cap of `token_refusal_log`; the
+/// next line logged counts those left out.
+pub(crate) fn log_token_refusal(req: &HttpRequest, state: &AppState, message: &'static str) {
+    let peer = req.peer_addr();
+    match state.token_refusal_log.check(Instant::now()) {
+        Verdict::Suppress => {}
+        Verdict::Log { suppressed: 0 } => tracing::warn!(?peer, "{message}"),
+        Verdict::Log { suppressed } => tracing::warn!(?peer, suppressed, "{message}"),
     }
 }
 
@@ -83,8 +97,11 @@ pub(crate) fn request_allowed(req: &HttpRequest, allow_remote: bool) -> bool {
 
 /// A request relayed by a proxy on the same machine arrives from loopback, yet comes
 /// from whoever reached the proxy: it counts as remote.
+///
+/// An IPv4 peer on a dual-stack socket shows as `::ffff:127.0.0.1`, which is loopback
+/// too once made canonical.
 pub(crate) fn peer_allowed(peer: Option<IpAddr>, forwarded: bool, allow_remote: bool) -> bool {
-    allow_remote || (!forwarded && peer.is_some_and(|ip| ip.is_loopback()))
+    allow_remote || (!forwarded && peer.is_some_and(|ip| ip.to_canonical().is_loopback()))
 }
 
 /// Whether a proxy says it relayed the request (any of the usual headers).
@@ -94,8 +111,7 @@ fn forwarded(req: &HttpRequest) -> bool {
         .any(|name| req.headers().contains_key(*name))
 }
 
-/// Whether the request carries `Authorization: Bearer <token>`, compared in constant
-/// time so that the answer's timing tells nothing about the token.
+/// Whether the request carries `Authorization: Bearer <token>`.
 pub(crate) fn bearer_matches(req: &HttpRequest, token: &str) -> bool {
     let given = req
         .headers()
@@ -103,7 +119,16 @@ pub(crate) fn bearer_matches(req: &HttpRequest, token: &str) -> bool {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or("");
-    given.as_bytes().ct_eq(token.as_bytes()).into()
+    tokens_match(given, token)
+}
+
+/// Compares the SHA-256 digests of the two tokens in constant time: the digests have
+/// one length whatever the tokens', so the answer's timing tells neither how much of
+/// the token matched nor how long it is.
+fn tokens_match(given: &str, expected: &str) -> bool {
+    let given = Sha256::digest(given.as_bytes());
+    let expected = Sha256::digest(expected.as_bytes());
+    given.as_slice().ct_eq(expected.as_slice()).into()
 }
 
 pub(crate) fn refuse(status: StatusCode, reason: &str) -> HttpResponse {
@@ -174,19 +199,22 @@ async fn outbox(
     if let Err(refused) = authorize(&req, &state) {
         return *refused;
     }
-    let outbox = &state.pipeline.outbox;
-    match outbox.entries() {
-        Ok(entries) => {
+    let outbox = state.pipeline.outbox.clone();
+    // The listing decodes the whole outbox: on the blocking pool.
+    let listed = web::block(move || outbox.entries().map(|entries| (entries, outbox.dead_len())));
+    match listed.await {
+        Ok(Ok((entries, dead_letters))) => {
             let oldest_ms = entries.iter().map(|entry| entry.created_at_ms).min();
             let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
             HttpResponse::Ok().json(json!({
                 "pending": entries.len(),
-                "dead_letters": outbox.dead_len(),
+                "dead_letters": dead_letters,
                 "oldest_pending_age_secs": oldest_ms.map(|ms| (clock::now_ms() - ms) / 1000),
                 "by_state": count_by_state(&entries),
                 "entries": entries.into_iter().take(limit).collect::<Vec<_>>(),
             }))
         }
+        Ok(Err(err)) => failed(err),
         Err(err) => failed(err),
     }
 }
@@ -302,6 +330,8 @@ mod tests {
     fn only_direct_loopback_peers_are_allowed_unless_remote_is() {
         let remote = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
         let loopback = Some(IpAddr::V6(Ipv6Addr::LOCALHOST));
+        let mapped_loopback = Some(IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped()));
+        let mapped_remote = Some(IpAddr::V6(Ipv4Addr::new(203, 0, 113, 7).to_ipv6_mapped()));
 
         let allowed = [
             peer_allowed(remote, false, false),
@@ -309,9 +339,15 @@ mod tests {
             peer_allowed(loopback, false, false),
             peer_allowed(loopback, true, false),
             peer_allowed(remote, false, true),
+            peer_allowed(mapped_loopback, false, false),
+            peer_allowed(mapped_loopback, true, false),
+            peer_allowed(mapped_remote, false, false),
         ];
 
-        assert_eq!(allowed, [false, false, true, false, true]);
+        assert_eq!(
+            allowed,
+            [false, false, true, false, true, true, false, false]
+        );
     }
 
     #[test]
@@ -331,5 +367,20 @@ mod tests {
         ];
 
         assert_eq!(matches, [true, false, false, false, false]);
+    }
+
+    #[test]
+    fn tokens_of_any_length_are_compared_by_digest() {
+        let long = "s".repeat(10_000);
+
+        let matches = [
+            tokens_match("", ""),
+            tokens_match("", "s3cret"),
+            tokens_match("s3cret", ""),
+            tokens_match(&long, &long),
+            tokens_match(&long, &long[1..]),
+        ];
+
+        assert_eq!(matches, [true, false, false, true, false]);
     }
 }

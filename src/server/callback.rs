@@ -33,7 +33,7 @@ pub async fn verify_url(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
             "verified",
         ),
         Err(err) => {
-            err.log();
+            err.log(&state.refusal_log);
             (err.to_response(), err.result())
         }
     };
@@ -62,7 +62,7 @@ pub async fn receive(
     let (response, result) = match accept(&req, payload, &state).await {
         Ok((answer, outcome)) => (answer.into_response(), metrics::record_enqueued(outcome)),
         Err(err) => {
-            err.log();
+            err.log(&state.refusal_log);
             (err.to_response(), err.result())
         }
     };

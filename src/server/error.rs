@@ -1,9 +1,12 @@
 //! Why a callback was refused, and the one place that turns it into an HTTP answer.
 
+use std::time::Instant;
+
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
 use crate::store::StoreError;
+use crate::telemetry::{LogThrottle, Verdict};
 use crate::wechat::crypto::CryptoError;
 use crate::wechat::xml::XmlError;
 
@@ -75,12 +78,25 @@ impl CallbackError {
     }
 
     /// Logs the refusal once, at warn for bad input and error for our own failures.
-    pub fn log(&self) {
+    ///
+    /// Bad input is logged within `throttle`'s cap, so that a flood of forged requests
+    /// cannot fill the disk; the next line logged counts those left out, and
+    /// `cardbot_callbacks_total` counts every one.
+    pub fn log(&self, throttle: &LogThrottle) {
         let status = self.status().as_u16();
         if self.status().is_server_error() {
             tracing::error!(status, error = %self, "callback failed");
-        } else {
-            tracing::warn!(status, reason = %self, "callback rejected");
+            return;
+        }
+
+        match throttle.check(Instant::now()) {
+            Verdict::Suppress => {}
+            Verdict::Log { suppressed: 0 } => {
+                tracing::warn!(status, reason = %self, "callback rejected");
+            }
+            Verdict::Log { suppressed } => {
+                tracing::warn!(status, reason = %self, suppressed, "callback rejected");
+            }
         }
     }
 

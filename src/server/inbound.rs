@@ -56,8 +56,13 @@ pub struct Inbound {
     pub key: Option<AesKey>,
 }
 
-/// Decodes the query and refuses a stale timestamp; runs before the body is read, so
-/// that a replayed request costs no more than its headers.
+/// Decodes the query, refuses a stale timestamp and, in plaintext mode, checks the
+/// signature; runs before the body is read, so that a replayed or unsigned request
+/// costs no more than its headers.
+///
+/// A plaintext push is signed over the token, timestamp and nonce only, so its
+/// signature can be checked before the body is read; in safe mode `msg_signature`
+/// covers the body, which must be read first.
 pub fn admit(
     settings: &CallbackSettings,
     raw_query: &str,
@@ -65,6 +70,9 @@ pub fn admit(
 ) -> Result<CallbackQuery, CallbackError> {
     let query = CallbackQuery::from_query_string(raw_query)?;
     check_freshness(settings, &query, now_secs)?;
+    if !query.is_encrypted() {
+        verify_signature(settings, &query)?;
+    }
     Ok(query)
 }
 
@@ -76,6 +84,8 @@ pub fn open(
     body: &[u8],
 ) -> Result<Inbound, CallbackError> {
     if !query.is_encrypted() {
+        // Checked by `admit` already; checked again so that `open` alone never lets an
+        // unsigned push through.
         verify_signature(settings, query)?;
         let event = Event::parse(body)?;
         return Ok(Inbound { event, key: None });
@@ -237,6 +247,16 @@ mod tests {
         let refused = open_raw(&settings(0), &signed.query, &tampered);
 
         assert!(matches!(refused, Err(CallbackError::BadMsgSignature)));
+    }
+
+    #[test]
+    fn an_unsigned_plaintext_push_is_refused_before_the_body_is_looked_at() {
+        let mut signed = push::sign_plaintext(XML, TOKEN, &NOW.to_string(), "n");
+        signed.query = signed.query.replace("signature=", "signature=0");
+
+        let refused = admit(&settings(0), &signed.query, NOW);
+
+        assert!(matches!(refused, Err(CallbackError::BadSignature)));
     }
 
     #[test]

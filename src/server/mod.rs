@@ -26,6 +26,10 @@ use crate::rules::Rules;
 use crate::store::Store;
 use crate::wechat::crypto::Keyring;
 
+/// How many refused callbacks a second are logged; the rest are counted on the next
+/// line logged, and every one in the metrics.
+pub const REFUSAL_LINES_PER_SEC: u32 = 10;
+
 /// How long in-flight requests may take to finish after a stop signal.
 const SHUTDOWN_GRACE_SECS: u64 = 30;
 
@@ -102,22 +106,52 @@ pub struct AppState {
     /// The stand-in for WeChat's API, told about every accepted event; `None` in
     /// production.
     pub sandbox: Option<crate::sandbox::Sandbox>,
+    /// Caps the lines logged for refused callbacks.
+    pub refusal_log: crate::telemetry::LogThrottle,
+    /// Caps the lines logged for admin and metrics requests with a wrong token, apart
+    /// from the callbacks' so that a flood of one cannot hide the other.
+    pub token_refusal_log: crate::telemetry::LogThrottle,
 }
 
-/// A server bound to its address, not yet running.
+/// A server bound to its addresses, not yet running: the main listener, and the admin
+/// listener when `[admin] listen` gives /admin a port of its own.
 pub struct Server {
     addr: SocketAddr,
     server: actix_web::dev::Server,
+    admin: Option<(SocketAddr, actix_web::dev::Server)>,
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("addr", &self.addr).finish()
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("admin_addr", &self.admin_addr())
+            .finish()
+    }
+}
+
+/// Stops both listeners of a [`Server`].
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    main: actix_web::dev::ServerHandle,
+    admin: Option<actix_web::dev::ServerHandle>,
+}
+
+impl ServerHandle {
+    /// Stops accepting; with `graceful`, lets the requests in flight finish first.
+    pub async fn stop(&self, graceful: bool) {
+        let admin = async {
+            if let Some(admin) = &self.admin {
+                admin.stop(graceful).await;
+            }
+        };
+        futures::join!(self.main.stop(graceful), admin);
     }
 }
 
 impl Server {
-    /// Binds `config.server.listen` and prepares the routes.
+    /// Binds `config.server.listen` (and `config.admin.listen` when set) and prepares
+    /// the routes.
     ///
     /// The server stops gracefully on SIGTERM and ctrl-c: it stops accepting, lets the
     /// requests in flight finish, and [`Server::run`] returns.
@@ -129,10 +163,12 @@ impl Server {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
+        let admin_here = config.admin.listen.is_none();
 
+        let main_state = state.clone();
         let http = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
+                .app_data(main_state.clone())
                 .route("/healthz", web::get().to(health::healthz))
                 .route("/metrics", web::get().to(scrape::metrics))
                 .route(&callback_path, web::get().to(callback::verify_url))
@@ -142,19 +178,24 @@ impl Server {
                         routes.service(sandbox.scope());
                         routes.service(crate::sandbox::admin::scope());
                     }
+                    if admin_here {
+                        routes.service(admin::scope());
+                    }
                 })
-                .service(admin::scope())
         })
         .workers(workers)
         .shutdown_timeout(SHUTDOWN_GRACE_SECS)
         .bind(config.server.listen)?;
+        let addr = first_addr(http.addrs())?;
 
-        let addr = http.addrs().first().copied().ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address bound")
-        })?;
+        let admin = match config.admin.listen {
+            None => None,
+            Some(listen) => Some(bind_admin(listen, state)?),
+        };
         Ok(Server {
             addr,
             server: http.run(),
+            admin,
         })
     }
 
@@ -163,13 +204,44 @@ impl Server {
         self.addr
     }
 
+    /// The address of the admin listener, when /admin has one of its own.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(addr, _)| *addr)
+    }
+
     /// A handle that stops the server from elsewhere.
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            main: self.server.handle(),
+            admin: self.admin.as_ref().map(|(_, admin)| admin.handle()),
+        }
     }
 
     /// Serves until stopped.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let Some((_, admin)) = self.admin else {
+            return self.server.await;
+        };
+        futures::try_join!(self.server, admin).map(|_| ())
     }
+}
+
+/// The admin listener: /admin and the dashboard, nothing else. One worker is plenty
+/// for an operator's requests.
+fn bind_admin(
+    listen: SocketAddr,
+    state: web::Data<AppState>,
+) -> std::io::Result<(SocketAddr, actix_web::dev::Server)> {
+    let http = HttpServer::new(move || App::new().app_data(state.clone()).service(admin::scope()))
+        .workers(1)
+        .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+        .bind(listen)?;
+    let addr = first_addr(http.addrs())?;
+    Ok((addr, http.run()))
+}
+
+fn first_addr(addrs: Vec<SocketAddr>) -> std::io::Result<SocketAddr> {
+    addrs.first().copied().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address bound")
+    })
 }

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::admin::{bearer_matches, refuse, request_allowed};
+use super::admin::{bearer_matches, log_token_refusal, refuse, request_allowed};
 use super::AppState;
 
 /// The content type Prometheus expects of the text exposition format.
@@ -27,16 +27,25 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         );
     }
     if !config.token.is_empty() && !bearer_matches(&req, &config.token) {
-        tracing::warn!(peer = ?req.peer_addr(), "metrics scrape with a wrong or missing token");
+        log_token_refusal(&req, &state, "metrics scrape with a wrong or missing token");
         return refuse(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
 
-    let refreshed = crate::metrics::refresh_queue_gauges(&state.store, &state.pipeline.outbox);
-    if let Err(err) = refreshed {
+    // The gauges walk the inbox and the outbox: on the blocking pool, not on the
+    // thread that answers callbacks.
+    let (store, outbox) = (state.store.clone(), state.pipeline.outbox.clone());
+    let refreshed = web::block(move || crate::metrics::refresh_queue_gauges(&store, &outbox));
+    let failure = match refreshed.await {
+        Ok(Ok(())) => None,
+        Ok(Err(err)) => Some(err.to_string()),
+        Err(err) => Some(err.to_string()),
+    };
+    if let Some(err) = failure {
         // The last values stay; the rest of the scrape is still worth answering.
         tracing::warn!(error = %err, "failed to refresh the queue gauges for a scrape");
     }
-    HttpResponse::Ok()
-        .content_type(CONTENT_TYPE)
-        .body(handle.render())
+    let mut body = handle.render();
+    let active = state.pipeline.rules.active().revision.clone();
+    body.push_str(&crate::metrics::render_revision_info(&active));
+    HttpResponse::Ok().content_type(CONTENT_TYPE).body(body)
 }

@@ -266,6 +266,21 @@ async fn a_body_over_the_limit_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_plaintext_push_is_refused_before_its_body_is_read() {
+    let server = TestServer::start(false, |config| config.server.max_body_bytes = 2048).await;
+    let padding = "x".repeat(4096);
+    let large = consume_event().replace("</xml>", &format!("<Pad>{padding}</Pad></xml>"));
+    let mut unsigned = push::plaintext(&large);
+    unsigned.query = unsigned.query.replace("signature=", "signature=0");
+
+    let (status, reason) = server.post(&unsigned).await;
+
+    // Over the size limit too, yet refused for its signature: the body was never read.
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(reason.starts_with("signature does not match"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_timestamp_is_refused_when_freshness_is_on() {
     let server = TestServer::start(false, |config| config.server.max_clock_skew_secs = 300).await;
 

@@ -12,6 +12,7 @@ mod dashboard;
 mod deploy;
 mod faults;
 mod fuzz_regressions;
+mod logs;
 mod metrics;
 mod pipeline;
 mod rules;

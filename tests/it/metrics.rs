@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use crate::support::admin::sample;
 use crate::support::pipeline::{eventually, text_message, Rig, CUSTOM_SEND};
 use crate::support::push::{self, Push};
 
@@ -52,16 +53,6 @@ async fn scrape(rig: &Rig) -> String {
 
 /// The value of one series, written exactly as rendered (`name{label="value",...}`);
 /// 0 when the series is not there yet.
-fn sample(scrape: &str, series: &str) -> f64 {
-    scrape
-        .lines()
-        .filter_map(|line| line.strip_prefix(series))
-        .filter_map(|rest| rest.strip_prefix(' '))
-        .map(|value| value.trim().parse::<f64>().unwrap())
-        .next()
-        .unwrap_or(0.0)
-}
-
 fn receipt(openid: &str, code: &str) -> Push {
     let now = cardbot::clock::now_secs();
     push::plaintext(&push::user_get_card(openid, "p-card-m", code, now))
@@ -164,11 +155,50 @@ async fn a_reload_moves_the_revision_gauge_and_a_broken_one_is_counted() {
             &format!(r#"cardbot_rules_revision_info{{revision="{revision}"}}"#),
         )
     };
-    assert_eq!(revision(&first), 0.0);
+    assert!(
+        !after.contains(&format!(r#"revision="{first}""#)),
+        "the replaced revision left a series behind"
+    );
     assert_eq!(revision(&second), 1.0);
+    let revisions = after
+        .lines()
+        .filter(|line| line.starts_with("cardbot_rules_revision_info"));
+    assert_eq!(revisions.count(), 1, "one revision series, this app's");
     let moved = |series: &str| sample(&after, series) - sample(&before, series);
     assert!(moved(r#"cardbot_rule_reloads_total{result="ok"}"#) >= 1.0);
     assert!(moved(r#"cardbot_rule_reloads_total{result="rejected"}"#) >= 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_rollbacks_are_counted_by_why_and_the_start_time_is_shown() {
+    let rig = Rig::start(false, &[], |_| {}).await;
+    let before = scrape(&rig).await;
+    let client = reqwest::Client::new();
+    let rollback = |body: &'static str| {
+        client
+            .post(format!("http://{}/admin/rules/rollback", rig.server.addr))
+            .bearer_auth("test-admin-token")
+            .body(body)
+            .send()
+    };
+
+    let unknown = rollback(r#"{"revision": "0000000000ff"}"#).await.unwrap();
+    let no_previous = rollback("").await.unwrap();
+    let after = scrape(&rig).await;
+
+    assert_eq!(
+        (unknown.status(), no_previous.status()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::UNPROCESSABLE_ENTITY
+        )
+    );
+    let moved = |series: &str| sample(&after, series) - sample(&before, series);
+    assert!(moved(r#"cardbot_rule_rollbacks_total{result="unknown_revision"}"#) >= 1.0);
+    assert!(moved(r#"cardbot_rule_rollbacks_total{result="no_previous_revision"}"#) >= 1.0);
+    let started = sample(&after, "cardbot_start_time_seconds");
+    let now = cardbot::clock::now_secs() as f64;
+    assert!(started > 1.0e9 && started <= now + 1.0, "{started}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

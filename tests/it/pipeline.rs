@@ -269,6 +269,46 @@ async fn a_slow_rules_reply_arrives_as_a_customer_service_message() {
     assert_eq!(rig.sent_texts(), vec!["you said slow".to_string()]);
 }
 
+/// Counts the sender's cards, and says so even when the lookup fails.
+const COUNT_CARDS_CATCHING: &str = r#"
+fn on_text(event) {
+    let text = "";
+    try {
+        text = `cards ${user_cards(event.openid).len()}`;
+    } catch (err) {
+        text = `lookup failed: ${err}`;
+    }
+    send_text(event.openid, text);
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_slower_than_the_rules_deadline_stops_the_rule_as_a_timeout() {
+    let rig = Rig::start(false, &[("count.rhai", COUNT_CARDS_CATCHING)], |config| {
+        config.rules.timeout_ms = 300;
+        config.wechat.request_timeout_secs = 30;
+    })
+    .await;
+    rig.wechat
+        .delay("/card/user/getcardlist", Duration::from_secs(3));
+
+    rig.server
+        .post_ok(&push::plaintext(&text_message("o-slow", "hi", 31)))
+        .await;
+    let decisions = rig.server.app.decisions.clone();
+    eventually("the decision is logged", WAIT, || {
+        !decisions.by_openid("o-slow", 1).unwrap().is_empty()
+    })
+    .await;
+
+    let entry = decisions.by_openid("o-slow", 1).unwrap().remove(0);
+    let run = &entry.payload["rules"][0];
+    assert_eq!(run["rule"], "count");
+    assert_eq!(run["failure"]["kind"], "timeout", "{run}");
+    assert_eq!(entry.payload["messages"], serde_json::json!([]));
+    assert_eq!(rig.server.app.outbox.entries().unwrap().len(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decisions_are_queryable_by_openid_and_dead_letters_retried() {
     let rig = Rig::start(false, &[("thanks.rhai", THANK_ON_RECEIPT)], |_| {}).await;
@@ -341,6 +381,39 @@ async fn admin_and_metrics_refuse_what_a_local_proxy_relays() {
     }
 
     assert_eq!(statuses, [StatusCode::FORBIDDEN, StatusCode::FORBIDDEN]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_on_a_listener_of_its_own_leaves_the_callback_port() {
+    let rig = Rig::start(false, &[], |config| {
+        config.admin.listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let admin = rig.server.admin_addr.expect("an admin listener");
+    let main = rig.server.addr;
+
+    let mut statuses = Vec::new();
+    for url in [
+        format!("http://{admin}/admin/rules"),
+        format!("http://{admin}/admin/"),
+        format!("http://{main}/admin/rules"),
+        format!("http://{main}/admin/"),
+        format!("http://{admin}/metrics"),
+        format!("http://{admin}/wechat"),
+        format!("http://{main}/healthz"),
+    ] {
+        let response = client
+            .get(url)
+            .bearer_auth("test-admin-token")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+
+    assert_ne!(admin, main);
+    assert_eq!(statuses, [200, 200, 404, 404, 404, 404, 200]);
 }
 
 const TEMPLATE_WHEN_CLOSED: &str = r#"

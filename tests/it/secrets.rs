@@ -2,6 +2,8 @@
 //! through every kind of push, refusal, token expiry, API error, retry, rule failure,
 //! broken reload and wrong admin token; then its whole log output is searched for the
 //! secrets it was given and the access tokens it was handed, in plain and encoded forms.
+//! The same search runs over the logs and the admin answers of a binary whose API
+//! cannot be reached, speaks no TLS or is too slow, in each token mode.
 
 use std::path::Path;
 use std::time::Duration;
@@ -27,6 +29,9 @@ const ACCESS_TOKENS: [&str; 6] = [
     "leakcheck-accesstoken-5",
     "leakcheck-accesstoken-6",
 ];
+/// The secret an external token URL carries in its query.
+const TOKEN_URL_SECRET: &str = "leakcheck-tokenurlsecret-V6n8";
+const EXTERNAL_TOKEN: &str = "/external/token";
 const GET_CARD_LIST: &str = "/card/user/getcardlist";
 const CARD_ID: &str = "p-leak-card";
 
@@ -47,12 +52,15 @@ const RULES: [(&str, &str); 3] = [
     ),
 ];
 
-fn config_text(dir: &Path, addr: std::net::SocketAddr, api_base: &str) -> String {
+/// The config of a child at `addr` storing in `dir`, with `wechat` (the API base, the
+/// token mode, ...) added to its `[wechat]` section.
+fn config_text(dir: &Path, addr: std::net::SocketAddr, wechat: &str) -> String {
     format!(
         "[server]\nlisten = \"{addr}\"\n\n\
          [wechat]\napp_id = \"{APP_ID}\"\napp_secret = \"{APP_SECRET}\"\ntoken = \"{TOKEN}\"\n\
-         encoding_aes_key = \"{AES_KEY}\"\napi_base = \"{api_base}\"\n\n\
-         [store]\npath = \"{store}\"\n\n[rules]\ndir = \"{rules}\"\nwatch = false\n\n\
+         encoding_aes_key = \"{AES_KEY}\"\n{wechat}\n\
+         [store]\npath = \"{store}\"\n\n[rules]\ndir = \"{rules}\"\nwatch = false\n\
+         timeout_ms = 5000\n\n\
          [window]\ncard_events_open_window = true\n\n\
          [dispatcher]\npoll_interval_ms = 20\nbackoff_base_ms = 20\n\n\
          [admin]\ntoken = \"{ADMIN_TOKEN}\"\n\n[metrics]\ntoken = \"{METRICS_TOKEN}\"\n\n\
@@ -199,7 +207,8 @@ async fn no_secret_or_access_token_appears_in_the_logs() {
     }
     let log = dir.path().join("cardbot.log");
     let addr = free_addr();
-    let config = config_text(dir.path(), addr, &wechat.url());
+    let api_base = format!("api_base = \"{}\"\n", wechat.url());
+    let config = config_text(dir.path(), addr, &api_base);
     let child = ChildServer::start_logging(
         dir.path(),
         &config,
@@ -293,4 +302,142 @@ async fn no_secret_or_access_token_appears_in_the_logs() {
     assert_eq!(sent["wxcard_id"], CARD_ID);
     assert_eq!(sent["rule"], "thanks");
     assert!(sent["outbox_id"].is_u64() && sent["openid"].is_string());
+}
+
+/// A way for the API to fail: the `[wechat]` lines that lead to it, and how the fake
+/// WeChat at `fake` behaves.
+struct Failure {
+    name: &'static str,
+    wechat: String,
+    /// The token endpoint the errors name.
+    fetch: &'static str,
+}
+
+fn failures(fake: &FakeWechat) -> Vec<Failure> {
+    let closed = format!("http://{}", free_addr());
+    let slow = fake.url();
+    let tls = slow.replacen("http://", "https://", 1);
+    let token_url = |base: &str| format!("{base}{EXTERNAL_TOKEN}?key={TOKEN_URL_SECRET}&v=1");
+    let classic = |base: &str| format!("token_mode = \"classic\"\napi_base = \"{base}\"\n");
+    let external = |url: String| {
+        format!("token_mode = \"external\"\ntoken_url = \"{url}\"\napi_base = \"{slow}\"\n")
+    };
+    vec![
+        Failure {
+            name: "classic, API unreachable",
+            wechat: classic(&closed),
+            fetch: "cgi-bin/token",
+        },
+        Failure {
+            name: "classic, API speaks no TLS",
+            wechat: classic(&tls),
+            fetch: "cgi-bin/token",
+        },
+        Failure {
+            name: "classic, API too slow",
+            wechat: format!("{}request_timeout_secs = 1\n", classic(&slow)),
+            fetch: "cgi-bin/token",
+        },
+        Failure {
+            name: "external, token URL unreachable",
+            wechat: external(token_url(&closed)),
+            fetch: "external token_url",
+        },
+        Failure {
+            name: "external, token URL speaks no TLS",
+            wechat: external(token_url(&tls)),
+            fetch: "external token_url",
+        },
+        Failure {
+            name: "external, token URL too slow",
+            wechat: format!("{}request_timeout_secs = 1\n", external(token_url(&slow))),
+            fetch: "external token_url",
+        },
+        Failure {
+            name: "external, token URL refuses and repeats its key",
+            wechat: external(token_url(&format!("{slow}/refusing"))),
+            fetch: "external token_url",
+        },
+    ]
+}
+
+/// Everything a failing child said: its log and its admin answers.
+async fn run_failing(failure: &Failure) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    for (name, source) in &RULES[..2] {
+        std::fs::write(dir.path().join("rules").join(name), source).unwrap();
+    }
+    let log = dir.path().join("cardbot.log");
+    let addr = free_addr();
+    let config = config_text(dir.path(), addr, &failure.wechat);
+    let child = ChildServer::start_logging(
+        dir.path(),
+        &config,
+        addr,
+        std::fs::File::create(&log).unwrap(),
+    );
+    let base = format!("http://{addr}");
+    let now = cardbot::clock::now_secs();
+    let taken = push::encrypted(&push::user_get_card(
+        "o-leak-f",
+        CARD_ID,
+        "400000000009",
+        now,
+    ));
+
+    let accepted = post(&base, &taken).await;
+    eventually(failure.name, WAIT, || {
+        let lines = log_lines(&log);
+        count(
+            &lines,
+            "event deferred: a lookup failed for a passing reason",
+        ) + count(&lines, "rule failed; its actions are dropped")
+            >= 1
+    })
+    .await;
+    let mut said = String::new();
+    for path in [
+        "/admin/decisions?openid=o-leak-f",
+        "/admin/outbox",
+        "/admin/dead_letters",
+    ] {
+        said.push_str(&get(&format!("{base}{path}"), ADMIN_TOKEN).await.1);
+    }
+    child.kill();
+
+    assert_eq!(accepted, StatusCode::OK, "{}", failure.name);
+    said.push_str(&std::fs::read_to_string(&log).unwrap());
+    said
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_appears_when_the_api_cannot_be_reached_in_any_token_mode() {
+    let wechat = FakeWechat::start().await;
+    wechat.delay("/cgi-bin/token", Duration::from_secs(3));
+    wechat.delay(EXTERNAL_TOKEN, Duration::from_secs(3));
+    wechat.respond(
+        &format!("/refusing{EXTERNAL_TOKEN}"),
+        json!({"errcode": 40013, "errmsg": format!("invalid key {TOKEN_URL_SECRET}")}),
+    );
+
+    for failure in failures(&wechat) {
+        let said = run_failing(&failure).await;
+
+        assert!(
+            said.contains(failure.fetch),
+            "{}: no failed token fetch was reported:\n{said}",
+            failure.name
+        );
+        let secrets = [APP_SECRET, TOKEN, AES_KEY, ADMIN_TOKEN, TOKEN_URL_SECRET];
+        for secret in secrets {
+            for form in forms(secret) {
+                assert!(
+                    !said.contains(&form),
+                    "{}: {secret} leaked as {form}:\n{said}",
+                    failure.name
+                );
+            }
+        }
+    }
 }

@@ -2,9 +2,10 @@
 //! asked lazily, memoised within the event, shared briefly across events, and every
 //! call recorded.
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Position};
 
-use crate::rules::context::{current_rule, with_state, EvalState};
+use crate::rules::context::{current_rule, deadline_passed, with_state, EvalState};
+use crate::rules::engine::DEADLINE_TOKEN;
 use crate::rules::lookup::{LookupKey, LookupRecord, LookupSource};
 use crate::rules::window::WindowInfo;
 
@@ -81,9 +82,16 @@ fn channel_key(card_id: &str, channel: &str, days: u64) -> LookupKey {
     LookupKey::ChannelStats(card_id.to_string(), channel.to_string(), days)
 }
 
+/// A lookup that ends past the rule's deadline stops the rule as a timeout, as the
+/// deadline check would at its next operations; a `catch` cannot hold it.
 fn lookup(key: LookupKey) -> Answer {
     let name = key.name();
-    with_state(name, |state| answer(state, key))
+    let answer = with_state(name, |state| answer(state, key));
+    if answer.is_err() && deadline_passed() {
+        let token = Dynamic::from(DEADLINE_TOKEN);
+        return Err(EvalAltResult::ErrorTerminated(token, Position::NONE).into());
+    }
+    answer
 }
 
 /// Answers from the event's memo, then the shared cache, then the [`Lookups`] backend.

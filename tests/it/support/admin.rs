@@ -32,3 +32,15 @@ pub async fn drain(addr: SocketAddr, token: &str, limit: Duration) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The value of one series (name and labels, as written) in a Prometheus scrape; 0 when
+/// the series is absent.
+pub fn sample(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .filter_map(|line| line.strip_prefix(series))
+        .filter_map(|rest| rest.strip_prefix(' '))
+        .map(|value| value.trim().parse::<f64>().unwrap())
+        .next()
+        .unwrap_or(0.0)
+}

@@ -42,10 +42,12 @@ pub fn test_config(dir: &Path, encrypted: bool) -> Config {
 /// A running in-process cardbot and its parts.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The admin listener, when `[admin] listen` is set.
+    pub admin_addr: Option<SocketAddr>,
     pub store: Store,
     pub app: AppParts,
     pub config: Config,
-    handle: actix_web::dev::ServerHandle,
+    handle: cardbot::server::ServerHandle,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -73,6 +75,7 @@ impl TestServer {
     pub async fn start_with(config: Config) -> TestServer {
         let app = App::start(&config).await.unwrap();
         let addr = app.server.local_addr();
+        let admin_addr = app.server.admin_addr();
         let handle = app.server.handle();
         let store = app.store.clone();
         let parts = AppParts {
@@ -84,6 +87,7 @@ impl TestServer {
         tokio::spawn(app.server.run());
         TestServer {
             addr,
+            admin_addr,
             store,
             app: parts,
             config,
