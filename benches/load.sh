@@ -64,15 +64,8 @@ level = "warn"
 TOML
 mkdir -p "$work/rules"
 
-# Waits up to 10 s for a listener on port $1, or gives up.
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
-    sleep 0.1
-  done
-  echo "nothing listens on port $1 after 10 s" >&2
-  exit 1
-}
+# shellcheck source=benches/wait_port.sh
+source benches/wait_port.sh
 run_wrk() {
   PUSHES="$work/pushes.tsv" WRK_THREADS=2 wrk -t2 -c"$connections" -d"${duration}s" \
     --latency -s benches/load.lua "$1"

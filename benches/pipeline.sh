@@ -54,15 +54,8 @@ TOML
 
 drain_limit=${DRAIN_LIMIT_SECS:-600}
 
-# Waits up to 10 s for a listener on port $1, or gives up.
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
-    sleep 0.1
-  done
-  echo "nothing listens on port $1 after 10 s" >&2
-  exit 1
-}
+# shellcheck source=benches/wait_port.sh
+source benches/wait_port.sh
 
 # A JSON field $2 of GET $1, or nothing when it does not answer within 5 s.
 field() {

@@ -60,21 +60,27 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_value_holding_a_newline_stays_on_its_line() {
+    /// What `log` writes through the text formatter, without colours.
+    fn capture(log: impl FnOnce()) -> String {
         let captured = Captured::default();
         let subscriber = tracing_subscriber::fmt()
             .fmt_fields(fields())
             .with_ansi(false)
             .with_writer(captured.clone())
             .finish();
+        tracing::subscriber::with_default(subscriber, log);
+        let bytes = captured.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn a_value_holding_a_newline_stays_on_its_line() {
         let openid = "o1\n2026-01-01T00:00:00Z  WARN forged line\x1b[2J";
 
-        tracing::subscriber::with_default(subscriber, || {
+        let output = capture(|| {
             tracing::info!(openid = %openid, quoted = openid, "event {} accepted", openid);
         });
 
-        let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         assert_eq!(output.lines().count(), 1, "{output}");
         assert!(!output.contains('\x1b'), "{output}");
         assert!(output.contains(" event o1\\u{a}2026"), "{output}");
@@ -84,19 +90,12 @@ mod tests {
 
     #[test]
     fn a_long_value_is_cut() {
-        let captured = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .fmt_fields(fields())
-            .with_ansi(false)
-            .with_writer(captured.clone())
-            .finish();
         let long = "x".repeat(10_000);
 
-        tracing::subscriber::with_default(subscriber, || {
+        let output = capture(|| {
             tracing::warn!(path = %long, "rejected");
         });
 
-        let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         assert!(output.len() < 400, "{output}");
         assert!(output.contains("…[9744 more chars]"), "{output}");
     }
