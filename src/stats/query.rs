@@ -317,11 +317,11 @@ fn tally_cards(
     tallies: &mut Tallies,
 ) -> Result<(), StatsError> {
     let tree = stats.counters_tree();
-    let mut next = Some(query.card.clone().unwrap_or_default());
-    while let Some(from) = next.take() {
+    let mut previous: Option<String> = None;
+    loop {
         let card = match &query.card {
             Some(card) => card.clone(),
-            None => match first_card_from(tree, &from)? {
+            None => match first_card_after(tree, previous.as_deref())? {
                 Some(card) => card,
                 None => break,
             },
@@ -344,19 +344,23 @@ fn tally_cards(
             let count = tally.or_default();
             *count = count.saturating_add(decode(&value));
         }
-        if query.card.is_none() {
-            next = Some(card);
+        if query.card.is_some() {
+            break;
         }
+        previous = Some(card);
     }
     Ok(())
 }
 
-/// The first card at or after `after`'s successor (`""` starts at the beginning).
-fn first_card_from(tree: &sled::Tree, after: &str) -> Result<Option<String>, StatsError> {
-    let start = if after.is_empty() {
-        vec![key::CARD]
-    } else {
-        key::next_card(after)
+/// The first card after `previous`, or the very first without one. A card id may be
+/// empty once its NUL bytes are dropped from the key, so `""` cannot mean "start".
+fn first_card_after(
+    tree: &sled::Tree,
+    previous: Option<&str>,
+) -> Result<Option<String>, StatsError> {
+    let start = match previous {
+        Some(card) => key::next_card(card),
+        None => vec![key::CARD],
     };
     match tree.range(start..).next() {
         Some(item) => Ok(key::card_of(&item?.0)),

@@ -412,3 +412,25 @@ fn an_implausible_create_time_counts_on_the_day_the_push_arrived() {
     assert_eq!(counts["funnel_redeemed"], 4);
     assert_eq!(counts["redeem_secs_avg"], 0);
 }
+
+#[test]
+fn a_card_id_of_nul_bytes_alone_cannot_trap_an_every_card_query() {
+    let stats = stats();
+    let nul_card = Event {
+        card_id: Some("\0".to_string()),
+        ..received("c1", "poster", NOON)
+    };
+    record(&stats, &nul_card);
+    record(&stats, &received("c2", "poster", NOON));
+
+    let (answer, answered) = std::sync::mpsc::channel();
+    let asked = stats.clone();
+    std::thread::spawn(move || {
+        let _ = answer.send(report(&asked, "channel"));
+    });
+    let report = answered
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the query never ended");
+
+    assert_eq!(row(&report, "poster").counts["received"], 2);
+}
