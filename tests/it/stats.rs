@@ -198,7 +198,16 @@ async fn cardbot_stats_prints_a_table_csv_and_the_endpoints_json() {
 
     let table = cardbot_stats(&rig, dir.path(), &["--card", CARD, "--by", "source"]).await;
     let csv = cardbot_stats(&rig, dir.path(), &["--by", "location", "--format", "csv"]).await;
-    let json = cardbot_stats(&rig, dir.path(), &["--by", "rule", "--format", "json"]).await;
+    let answer = rig.admin_get_text("/admin/stats?by=rule").await;
+    let days: Value = serde_json::from_str(&answer).unwrap();
+    let (since, until) = (
+        days["since"].as_str().unwrap(),
+        days["until"].as_str().unwrap(),
+    );
+    let json_args = [
+        "--by", "rule", "--since", since, "--until", until, "--format", "json",
+    ];
+    let json = cardbot_stats(&rig, dir.path(), &json_args).await;
 
     let lines: Vec<&str> = table.lines().collect();
     assert!(
@@ -213,8 +222,47 @@ async fn cardbot_stats_prints_a_table_csv_and_the_endpoints_json() {
         csv,
         "location,label,redeemed\n(none),,1\n42,North Store,1\n"
     );
-    let printed: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(printed, rig.admin_get("/admin/stats?by=rule").await);
+    assert_eq!(json, format!("{answer}\n"));
+}
+
+/// Runs the real binary's `stats` with `args` and no server behind it.
+fn cardbot_stats_alone(args: &[&str]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cli.toml");
+    std::fs::write(&config, format!("[admin]\ntoken = \"{ADMIN}\"\n")).unwrap();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cardbot"))
+        .arg("--config")
+        .arg(&config)
+        .arg("stats")
+        .args(args)
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.success(), stderr)
+}
+
+#[test]
+fn cardbot_stats_refuses_bad_flags_naming_the_flag() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--since", "2026-02-30"], "--since"),
+        (&["--until", "03/12/2026"], "--until"),
+        (
+            &["--since", "2026-12-03", "--until", "2026-12-01"],
+            "--until",
+        ),
+        (&["--by", "shop"], "--by"),
+        (&["--format", "xlsx"], "--format"),
+    ];
+
+    for (args, flag) in cases {
+        let (succeeded, stderr) = cardbot_stats_alone(args);
+
+        assert!(!succeeded, "{args:?} was accepted");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        assert!(!stderr.contains("no cardbot server"), "{args:?}: {stderr}");
+    }
 }
 
 const COUNT_THE_POSTER: &str = r#"
