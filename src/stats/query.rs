@@ -112,8 +112,10 @@ impl std::str::FromStr for By {
     }
 }
 
-/// The raw parameters of a query, as `GET /admin/stats` takes them.
+/// The raw parameters of a query, as `GET /admin/stats` takes them. An unknown one is
+/// refused: a misspelt `card` would otherwise answer for every card without a word.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QueryParams {
     pub card: Option<String>,
     pub since: Option<String>,

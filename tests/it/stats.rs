@@ -165,6 +165,42 @@ async fn admin_stats_refuses_bad_parameters_with_what_to_fix() {
     assert_eq!(no_token.status(), 401);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_stats_refuses_an_unknown_parameter_and_answers_json_to_any_query() {
+    let rig = start().await;
+    let client = reqwest::Client::new();
+    let get = |query: &str| {
+        client
+            .get(format!("http://{}/admin/stats?{query}", rig.server.addr))
+            .bearer_auth(ADMIN)
+            .send()
+    };
+    let odd = [
+        "card=%ff%fe",
+        "since=2026-12-01&since=2026-12-02",
+        "by=day&until=%2B262143-12-31",
+        "by=day&since=-262143-01-01&until=-262143-01-05",
+        "since=2026-12-01T00:00:00",
+        "until=9999999999-01-01",
+        "card=%00&by=location",
+        "&&&==&by",
+        "by=rule&card=",
+    ];
+
+    let misspelt = get("crad=p-other").await.unwrap();
+
+    assert_eq!(misspelt.status(), 400);
+    let body: Value = misspelt.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("crad"), "{body}");
+    for query in odd {
+        let answer = get(query).await.unwrap();
+        let status = answer.status();
+        let body: Value = answer.json().await.unwrap();
+        assert!(status == 200 || status == 400, "{query}: {status} {body}");
+        assert_eq!(status == 400, body["error"].is_string(), "{query}: {body}");
+    }
+}
+
 /// Runs the real binary's `stats` against the rig's server, off the async runtime.
 async fn cardbot_stats(rig: &Rig, dir: &std::path::Path, args: &[&str]) -> String {
     let config = dir.join("cli.toml");
