@@ -434,3 +434,35 @@ fn a_card_id_of_nul_bytes_alone_cannot_trap_an_every_card_query() {
 
     assert_eq!(row(&report, "poster").counts["received"], 2);
 }
+
+#[test]
+fn a_rule_reads_only_its_channels_counters_however_many_others_the_card_has() {
+    let stats = stats();
+    let days = 7;
+    for n in 0..300 {
+        let redeemed = Event {
+            staff_openid: Some(format!("oStaff{n}")),
+            consume_source: Some(format!("SOURCE_{n}")),
+            ..event("user_consume_card", &format!("r{n}"), NOON)
+        };
+        record(
+            &stats,
+            &received(&format!("c{n}"), &format!("store_{n}"), NOON),
+        );
+        record(&stats, &redeemed);
+    }
+    record(&stats, &received("mine", "poster", NOON - 86_400));
+    record(&stats, &event("user_view_card", "mine", NOON));
+
+    let until = stats.day_of(NOON);
+    let since = until - chrono::Days::new(days - 1);
+    let (tally, read) = query::tally_channel(&stats, CARD, "poster", since, until).unwrap();
+    let answer = stats.channel_stats(CARD, "poster", days, NOON).unwrap();
+
+    assert_eq!(tally["received"], 1);
+    assert_eq!(answer.received, 1);
+    assert_eq!(answer.viewed, 1);
+    assert_eq!(answer.funnel_engaged, 1);
+    let metrics = By::Channel.metrics().len() + 1;
+    assert!(read <= days as usize * metrics, "{read} counters read");
+}
