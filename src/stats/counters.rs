@@ -240,6 +240,10 @@ fn engage<E>(
 
 /// `user_consume_card`: counted by channel, source, staff and location; the first per
 /// receipt completes its funnel and gives the time from receipt to redemption.
+///
+/// A redemption also passes the engaged stage when no view or chat entry came first:
+/// WeChat pushes views only for cards created with `need_push_on_view`, so without it
+/// redeemed codes would outnumber engaged ones and the funnel would pass 100%.
 fn redeem<E>(
     stats: &Stats,
     bucket: &Bucket<'_>,
@@ -271,6 +275,10 @@ fn redeem<E>(
     if !receipt.redeemed {
         receipt.redeemed = true;
         let cohort = bucket.on(stats.day_of(receipt.at));
+        if !receipt.engaged {
+            receipt.engaged = true;
+            cohort.channel(&receipt.channel, metric::FUNNEL_ENGAGED)?;
+        }
         cohort.channel(&receipt.channel, metric::FUNNEL_REDEEMED)?;
         // A redemption stamped before its receipt (clocks, or events out of order) has
         // no waiting time to give; counting it as 0 would pull the average down.

@@ -466,3 +466,24 @@ fn a_rule_reads_only_its_channels_counters_however_many_others_the_card_has() {
     let metrics = By::Channel.metrics().len() + 1;
     assert!(read <= days as usize * metrics, "{read} counters read");
 }
+
+#[test]
+fn a_redemption_without_a_view_passes_the_engaged_stage_so_the_funnel_stays_nested() {
+    let stats = stats();
+
+    record(&stats, &received("c1", "poster", NOON - 60));
+    record(&stats, &event("user_consume_card", "c1", NOON));
+    record(&stats, &received("c2", "poster", NOON - 60));
+    record(&stats, &event("user_view_card", "c2", NOON - 30));
+    record(&stats, &event("user_consume_card", "c2", NOON));
+    record(&stats, &event("user_view_card", "c1", NOON + 30));
+    record(&stats, &received("c3", "poster", NOON - 60));
+    record(&stats, &event("user_consume_card", "c3", NOON));
+
+    let report = report(&stats, "channel");
+    let counts = &row(&report, "poster").counts;
+    assert_eq!(counts["received"], 3);
+    assert_eq!(counts["funnel_engaged"], 3);
+    assert_eq!(counts["funnel_redeemed"], 3);
+    assert_eq!(counts["viewed"], 2);
+}
