@@ -487,3 +487,34 @@ fn a_redemption_without_a_view_passes_the_engaged_stage_so_the_funnel_stays_nest
     assert_eq!(counts["funnel_redeemed"], 3);
     assert_eq!(counts["viewed"], 2);
 }
+
+#[test]
+fn totals_agree_whichever_way_the_same_days_are_counted() {
+    let stats = stats();
+    let late_evening = NOON + 12 * 3600 - 1;
+    let redeemed = |code: &str, source: Option<&str>, at: i64| Event {
+        consume_source: source.map(str::to_string),
+        staff_openid: Some("oStaff".to_string()),
+        location_name: Some("门店甲".to_string()),
+        ..event("user_consume_card", code, at)
+    };
+
+    record(&stats, &received("c1", "poster", NOON - 86_400));
+    record(&stats, &received("c2", "门店", late_evening));
+    record(&stats, &redeemed("c1", Some("FROM_API"), NOON));
+    record(&stats, &redeemed("c2", None, late_evening));
+    record(
+        &stats,
+        &redeemed("never-received", Some("FROM_NEW"), NOON - 86_400),
+    );
+    record(&stats, &redeemed("c3", None, late_evening + 1));
+
+    let total = |by: &str, metric: &str| {
+        report_between(&stats, by, "2026-12-02", "2026-12-03").totals[metric].clone()
+    };
+    for by in ["channel", "source", "staff", "location", "day"] {
+        assert_eq!(total(by, "redeemed"), 3, "redeemed by {by}");
+    }
+    assert_eq!(total("channel", "received"), 2);
+    assert_eq!(total("day", "received"), 2);
+}
