@@ -119,10 +119,18 @@ impl AdminClient {
             .await
             .context("failed to read the server's answer")?;
         if !status.is_success() {
-            bail!("the server refused: {status}: {}", text.trim());
+            bail!("the server refused: {status}: {}", refusal_reason(&text));
         }
         Ok(text)
     }
+}
+
+/// What a refusal says: the `error` of admin's JSON body, else the body as it came.
+fn refusal_reason(body: &str) -> String {
+    let error = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| value.get("error")?.as_str().map(str::to_string));
+    error.unwrap_or_else(|| body.trim().to_string())
 }
 
 /// Runs a rules subcommand against the server configured at `path`.

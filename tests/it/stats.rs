@@ -203,6 +203,18 @@ async fn admin_stats_refuses_an_unknown_parameter_and_answers_json_to_any_query(
 
 /// Runs the real binary's `stats` against the rig's server, off the async runtime.
 async fn cardbot_stats(rig: &Rig, dir: &std::path::Path, args: &[&str]) -> String {
+    let output = cardbot_stats_output(rig, dir, args).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "cardbot stats failed: {stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Runs the real binary's `stats` against the rig's server, whatever its outcome.
+async fn cardbot_stats_output(
+    rig: &Rig,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
     let config = dir.join("cli.toml");
     let text = format!(
         "[server]\nlisten = \"{}\"\n[admin]\ntoken = \"{ADMIN}\"\n",
@@ -210,7 +222,7 @@ async fn cardbot_stats(rig: &Rig, dir: &std::path::Path, args: &[&str]) -> Strin
     );
     std::fs::write(&config, text).unwrap();
     let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-    let output = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_cardbot"))
             .arg("--config")
             .arg(&config)
@@ -220,10 +232,23 @@ async fn cardbot_stats(rig: &Rig, dir: &std::path::Path, args: &[&str]) -> Strin
             .unwrap()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cardbot_stats_shows_the_servers_reason_for_a_refused_query() {
+    let rig = start().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = cardbot_stats_output(&rig, dir.path(), &["--since", "2999-01-01"]).await;
+
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "cardbot stats failed: {stderr}");
-    String::from_utf8(output.stdout).unwrap()
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("since 2999-01-01 is after until"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("{\""), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
