@@ -518,3 +518,21 @@ fn totals_agree_whichever_way_the_same_days_are_counted() {
     assert_eq!(total("channel", "received"), 2);
     assert_eq!(total("day", "received"), 2);
 }
+
+#[test]
+fn a_redemption_without_a_receipt_counts_for_the_tag_it_carries() {
+    let stats = stats();
+    let tagged = Event {
+        outer_str: Some("poster".to_string()),
+        ..event("user_consume_card", "before-counting", NOON)
+    };
+
+    record(&stats, &tagged);
+    record(&stats, &event("user_consume_card", "untagged", NOON));
+
+    let report = report(&stats, "channel");
+    let poster = &row(&report, "poster").counts;
+    assert_eq!(poster["redeemed"], 1);
+    assert_eq!(poster["funnel_redeemed"], 0);
+    assert_eq!(row(&report, "(unknown)").counts["redeemed"], 1);
+}
