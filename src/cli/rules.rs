@@ -82,14 +82,14 @@ impl AdminClient {
         self.send(request).await
     }
 
-    /// `GET {path}?{query}` of the admin API, as `T`.
-    pub async fn get_query<T: serde::de::DeserializeOwned>(
+    /// `GET {path}?{query}` of the admin API, the answer's body as the server wrote it.
+    pub async fn get_query_text(
         &self,
         path: &str,
         query: &impl serde::Serialize,
-    ) -> anyhow::Result<T> {
+    ) -> anyhow::Result<String> {
         let url = format!("{}{path}", self.base_url);
-        self.send(reqwest::Client::new().get(url).query(query))
+        self.send_text(reqwest::Client::new().get(url).query(query))
             .await
     }
 
@@ -97,6 +97,12 @@ impl AdminClient {
         &self,
         request: reqwest::RequestBuilder,
     ) -> anyhow::Result<T> {
+        let text = self.send_text(request).await?;
+        serde_json::from_str(&text).context("the server's answer is not what was expected")
+    }
+
+    /// The body of a successful answer; a refusal is an error carrying its body.
+    async fn send_text(&self, request: reqwest::RequestBuilder) -> anyhow::Result<String> {
         let response = request
             .bearer_auth(&self.token)
             .send()
@@ -113,10 +119,18 @@ impl AdminClient {
             .await
             .context("failed to read the server's answer")?;
         if !status.is_success() {
-            bail!("the server refused: {status}: {}", text.trim());
+            bail!("the server refused: {status}: {}", refusal_reason(&text));
         }
-        serde_json::from_str(&text).context("the server's answer is not what was expected")
+        Ok(text)
     }
+}
+
+/// What a refusal says: the `error` of admin's JSON body, else the body as it came.
+fn refusal_reason(body: &str) -> String {
+    let error = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| value.get("error")?.as_str().map(str::to_string));
+    error.unwrap_or_else(|| body.trim().to_string())
 }
 
 /// Runs a rules subcommand against the server configured at `path`.

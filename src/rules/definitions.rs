@@ -124,7 +124,7 @@ const HOST_FNS: &[HostFn] = &[
     HostFn {
         name: "stats_channel",
         signature: "fn stats_channel(card_id: string, channel: ?, days: int) -> map;",
-        doc: "A channel's statistics of the last `days` local days, today included.",
+        doc: "A channel's statistics of the last `days` (1 to 1000) local days, today included.",
     },
     HostFn {
         name: "remember",

@@ -9,7 +9,7 @@ use super::Stats;
 use crate::wechat::event::Event;
 
 /// The channel of events whose code has no known receipt (received before cardbot
-/// counted, or pruned).
+/// counted, or pruned) and that carry no channel tag of their own.
 pub const UNKNOWN: &str = "(unknown)";
 /// The value of events that carry no channel tag, source, staff member or location.
 pub const NONE: &str = "(none)";
@@ -107,6 +107,10 @@ pub fn event_time(event: &Event, received_at: i64) -> i64 {
 }
 
 /// Counts one event; see [`Stats::record_tx`].
+// TODO: refuse to count a second redemption, deletion or gift of a known code, because
+// a push replayed after `store.dedup_retention_secs` (a day by default) passes the
+// callback's dedup and counts again; the receipt's flags could tell, but whether every
+// card type is redeemed at most once per code is not settled.
 pub(super) fn record_tx<E>(
     stats: &Stats,
     counters: &TransactionalTree,
@@ -128,20 +132,32 @@ pub(super) fn record_tx<E>(
 
     match event.kind.as_str() {
         "user_get_card" => receive(&bucket, receipts, event, at, &receipt_key),
-        "user_view_card" => engage(stats, &bucket, receipts, &receipt_key, metric::VIEWED),
-        "user_enter_session_from_card" => {
-            engage(stats, &bucket, receipts, &receipt_key, metric::ENTERED)
-        }
+        "user_view_card" => engage(
+            stats,
+            &bucket,
+            receipts,
+            event,
+            &receipt_key,
+            metric::VIEWED,
+        ),
+        "user_enter_session_from_card" => engage(
+            stats,
+            &bucket,
+            receipts,
+            event,
+            &receipt_key,
+            metric::ENTERED,
+        ),
         "user_consume_card" => redeem(stats, &bucket, receipts, event, at, &receipt_key),
         "user_del_card" => {
-            let channel = channel_of(receipts, &receipt_key)?;
+            let channel = channel_of(receipts, &receipt_key, event)?;
             bucket.channel(&channel, metric::DELETED)
         }
         // A gift returned to its giver (`IsReturnBack`) undoes no count and adds none:
         // the gift itself was counted when it was made.
         "user_gifting_card" if event.is_return_back == Some(true) => Ok(()),
         "user_gifting_card" => {
-            let channel = channel_of(receipts, &receipt_key)?;
+            let channel = channel_of(receipts, &receipt_key, event)?;
             bucket.channel(&channel, metric::GIFTED)
         }
         _ => Ok(()),
@@ -159,12 +175,19 @@ pub fn tag_of(event: &Event) -> Option<String> {
         .map(|id| id.to_string())
 }
 
-/// The channel a known receipt counts under, `(unknown)` without one.
+/// The channel a known receipt counts under; see [`unattributed`] without one.
 fn channel_of(
     receipts: &TransactionalTree,
     key: &[u8],
+    event: &Event,
 ) -> Result<String, sled::transaction::UnabortableTransactionError> {
-    Ok(receipt::get_tx(receipts, key)?.map_or_else(|| UNKNOWN.to_string(), |r| r.channel))
+    Ok(receipt::get_tx(receipts, key)?.map_or_else(|| unattributed(event), |r| r.channel))
+}
+
+/// The channel of an event whose code has no receipt: the tag the event carries itself
+/// (WeChat repeats the receipt's `OuterStr` on a redemption), else `(unknown)`.
+fn unattributed(event: &Event) -> String {
+    tag_of(event).unwrap_or_else(|| UNKNOWN.to_string())
 }
 
 /// `user_get_card`: a receipt. A friend's gift counts for the channel the giver's code
@@ -221,11 +244,12 @@ fn engage<E>(
     stats: &Stats,
     bucket: &Bucket<'_>,
     receipts: &TransactionalTree,
+    event: &Event,
     key: &[u8],
     metric: &str,
 ) -> ConflictableTransactionResult<(), E> {
     let Some(mut receipt) = receipt::get_tx(receipts, key)? else {
-        return bucket.channel(UNKNOWN, metric);
+        return bucket.channel(&unattributed(event), metric);
     };
     bucket.channel(&receipt.channel, metric)?;
 
@@ -240,6 +264,10 @@ fn engage<E>(
 
 /// `user_consume_card`: counted by channel, source, staff and location; the first per
 /// receipt completes its funnel and gives the time from receipt to redemption.
+///
+/// A redemption also passes the engaged stage when no view or chat entry came first:
+/// WeChat pushes views only for cards created with `need_push_on_view`, so without it
+/// redeemed codes would outnumber engaged ones and the funnel would pass 100%.
 fn redeem<E>(
     stats: &Stats,
     bucket: &Bucket<'_>,
@@ -264,13 +292,17 @@ fn redeem<E>(
     }
 
     let Some(mut receipt) = receipt::get_tx(receipts, key)? else {
-        return bucket.channel(UNKNOWN, metric::REDEEMED);
+        return bucket.channel(&unattributed(event), metric::REDEEMED);
     };
     bucket.channel(&receipt.channel, metric::REDEEMED)?;
 
     if !receipt.redeemed {
         receipt.redeemed = true;
         let cohort = bucket.on(stats.day_of(receipt.at));
+        if !receipt.engaged {
+            receipt.engaged = true;
+            cohort.channel(&receipt.channel, metric::FUNNEL_ENGAGED)?;
+        }
         cohort.channel(&receipt.channel, metric::FUNNEL_REDEEMED)?;
         // A redemption stamped before its receipt (clocks, or events out of order) has
         // no waiting time to give; counting it as 0 would pull the average down.

@@ -75,6 +75,14 @@ pub fn card_key(
     join(CARD, &[card, &day, dimension.name(), value, metric])
 }
 
+/// The prefix of every metric of one value of `dimension` for `card` on `day`.
+pub fn card_value_prefix(card: &str, day: NaiveDate, dimension: Dimension, value: &str) -> Vec<u8> {
+    let day = day.format(DAY_FORMAT).to_string();
+    let mut key = join(CARD, &[card, &day, dimension.name(), value]);
+    key.push(SEPARATOR);
+    key
+}
+
 /// The first key of `card`'s counters on `day`.
 pub fn card_day_start(card: &str, day: NaiveDate) -> Vec<u8> {
     join(CARD, &[card, &day.format(DAY_FORMAT).to_string()])

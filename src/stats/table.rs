@@ -24,7 +24,7 @@ pub enum Format {
     Table,
     /// Comma-separated rows with a header, no total line.
     Csv,
-    /// The JSON answer of `GET /admin/stats`, pretty-printed.
+    /// The JSON answer of `GET /admin/stats`, as the server wrote it.
     Json,
 }
 
@@ -35,7 +35,7 @@ pub fn render(report: &Report, format: Format) -> String {
         Format::Csv => csv(report),
         Format::Json => {
             // A report is strings, numbers and nulls: serialising it cannot fail.
-            let text = serde_json::to_string_pretty(report).unwrap_or_default();
+            let text = serde_json::to_string(report).unwrap_or_default();
             format!("{text}\n")
         }
     }

@@ -412,3 +412,127 @@ fn an_implausible_create_time_counts_on_the_day_the_push_arrived() {
     assert_eq!(counts["funnel_redeemed"], 4);
     assert_eq!(counts["redeem_secs_avg"], 0);
 }
+
+#[test]
+fn a_card_id_of_nul_bytes_alone_cannot_trap_an_every_card_query() {
+    let stats = stats();
+    let nul_card = Event {
+        card_id: Some("\0".to_string()),
+        ..received("c1", "poster", NOON)
+    };
+    record(&stats, &nul_card);
+    record(&stats, &received("c2", "poster", NOON));
+
+    let (answer, answered) = std::sync::mpsc::channel();
+    let asked = stats.clone();
+    std::thread::spawn(move || {
+        let _ = answer.send(report(&asked, "channel"));
+    });
+    let report = answered
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the query never ended");
+
+    assert_eq!(row(&report, "poster").counts["received"], 2);
+}
+
+#[test]
+fn a_rule_reads_only_its_channels_counters_however_many_others_the_card_has() {
+    let stats = stats();
+    let days = 7;
+    for n in 0..300 {
+        let redeemed = Event {
+            staff_openid: Some(format!("oStaff{n}")),
+            consume_source: Some(format!("SOURCE_{n}")),
+            ..event("user_consume_card", &format!("r{n}"), NOON)
+        };
+        record(
+            &stats,
+            &received(&format!("c{n}"), &format!("store_{n}"), NOON),
+        );
+        record(&stats, &redeemed);
+    }
+    record(&stats, &received("mine", "poster", NOON - 86_400));
+    record(&stats, &event("user_view_card", "mine", NOON));
+
+    let until = stats.day_of(NOON);
+    let since = until - chrono::Days::new(days - 1);
+    let (tally, read) = query::tally_channel(&stats, CARD, "poster", since, until).unwrap();
+    let answer = stats.channel_stats(CARD, "poster", days, NOON).unwrap();
+
+    assert_eq!(tally["received"], 1);
+    assert_eq!(answer.received, 1);
+    assert_eq!(answer.viewed, 1);
+    assert_eq!(answer.funnel_engaged, 1);
+    let metrics = By::Channel.metrics().len() + 1;
+    assert!(read <= days as usize * metrics, "{read} counters read");
+}
+
+#[test]
+fn a_redemption_without_a_view_passes_the_engaged_stage_so_the_funnel_stays_nested() {
+    let stats = stats();
+
+    record(&stats, &received("c1", "poster", NOON - 60));
+    record(&stats, &event("user_consume_card", "c1", NOON));
+    record(&stats, &received("c2", "poster", NOON - 60));
+    record(&stats, &event("user_view_card", "c2", NOON - 30));
+    record(&stats, &event("user_consume_card", "c2", NOON));
+    record(&stats, &event("user_view_card", "c1", NOON + 30));
+    record(&stats, &received("c3", "poster", NOON - 60));
+    record(&stats, &event("user_consume_card", "c3", NOON));
+
+    let report = report(&stats, "channel");
+    let counts = &row(&report, "poster").counts;
+    assert_eq!(counts["received"], 3);
+    assert_eq!(counts["funnel_engaged"], 3);
+    assert_eq!(counts["funnel_redeemed"], 3);
+    assert_eq!(counts["viewed"], 2);
+}
+
+#[test]
+fn totals_agree_whichever_way_the_same_days_are_counted() {
+    let stats = stats();
+    let late_evening = NOON + 12 * 3600 - 1;
+    let redeemed = |code: &str, source: Option<&str>, at: i64| Event {
+        consume_source: source.map(str::to_string),
+        staff_openid: Some("oStaff".to_string()),
+        location_name: Some("门店甲".to_string()),
+        ..event("user_consume_card", code, at)
+    };
+
+    record(&stats, &received("c1", "poster", NOON - 86_400));
+    record(&stats, &received("c2", "门店", late_evening));
+    record(&stats, &redeemed("c1", Some("FROM_API"), NOON));
+    record(&stats, &redeemed("c2", None, late_evening));
+    record(
+        &stats,
+        &redeemed("never-received", Some("FROM_NEW"), NOON - 86_400),
+    );
+    record(&stats, &redeemed("c3", None, late_evening + 1));
+
+    let total = |by: &str, metric: &str| {
+        report_between(&stats, by, "2026-12-02", "2026-12-03").totals[metric].clone()
+    };
+    for by in ["channel", "source", "staff", "location", "day"] {
+        assert_eq!(total(by, "redeemed"), 3, "redeemed by {by}");
+    }
+    assert_eq!(total("channel", "received"), 2);
+    assert_eq!(total("day", "received"), 2);
+}
+
+#[test]
+fn a_redemption_without_a_receipt_counts_for_the_tag_it_carries() {
+    let stats = stats();
+    let tagged = Event {
+        outer_str: Some("poster".to_string()),
+        ..event("user_consume_card", "before-counting", NOON)
+    };
+
+    record(&stats, &tagged);
+    record(&stats, &event("user_consume_card", "untagged", NOON));
+
+    let report = report(&stats, "channel");
+    let poster = &row(&report, "poster").counts;
+    assert_eq!(poster["redeemed"], 1);
+    assert_eq!(poster["funnel_redeemed"], 0);
+    assert_eq!(row(&report, "(unknown)").counts["redeemed"], 1);
+}

@@ -35,7 +35,7 @@ struct Planned {
 type Expected = BTreeMap<String, BTreeMap<&'static str, u64>>;
 
 /// Every code is received; some carry no channel tag, half are viewed, a third are
-/// redeemed. Each poster sends its own users' events, in order.
+/// redeemed (which engages the code too, viewed or not). Each poster sends its own users' events, in order.
 fn plan(create_time: i64) -> (Vec<Vec<Planned>>, Expected) {
     let mut posters: Vec<Vec<Planned>> = (0..POSTERS).map(|_| Vec::new()).collect();
     let mut expected = Expected::new();
@@ -62,6 +62,10 @@ fn plan(create_time: i64) -> (Vec<Vec<Planned>>, Expected) {
         }
         if n % 3 == 0 {
             events.push(("user_consume_card", "redeemed"));
+        }
+        // A redemption passes the engaged stage too when no view came first.
+        if n % 2 == 0 || n % 3 == 0 {
+            *counts.entry("funnel_engaged").or_default() += 1;
         }
         for (kind, metric) in events {
             *counts.entry(metric).or_default() += 1;
@@ -105,11 +109,6 @@ async fn counters_are_exact_after_duplicates_kills_and_replays() {
         for (metric, count) in counts {
             assert_eq!(row[*metric], *count, "{metric} of {channel}");
         }
-        let engaged = counts.get("viewed").copied().unwrap_or(0);
-        assert_eq!(
-            row["funnel_engaged"], engaged,
-            "funnel_engaged of {channel}"
-        );
         let redeemed = counts.get("redeemed").copied().unwrap_or(0);
         assert_eq!(
             row["funnel_redeemed"], redeemed,

@@ -165,8 +165,56 @@ async fn admin_stats_refuses_bad_parameters_with_what_to_fix() {
     assert_eq!(no_token.status(), 401);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_stats_refuses_an_unknown_parameter_and_answers_json_to_any_query() {
+    let rig = start().await;
+    let client = reqwest::Client::new();
+    let get = |query: &str| {
+        client
+            .get(format!("http://{}/admin/stats?{query}", rig.server.addr))
+            .bearer_auth(ADMIN)
+            .send()
+    };
+    let odd = [
+        "card=%ff%fe",
+        "since=2026-12-01&since=2026-12-02",
+        "by=day&until=%2B262143-12-31",
+        "by=day&since=-262143-01-01&until=-262143-01-05",
+        "since=2026-12-01T00:00:00",
+        "until=9999999999-01-01",
+        "card=%00&by=location",
+        "&&&==&by",
+        "by=rule&card=",
+    ];
+
+    let misspelt = get("crad=p-other").await.unwrap();
+
+    assert_eq!(misspelt.status(), 400);
+    let body: Value = misspelt.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("crad"), "{body}");
+    for query in odd {
+        let answer = get(query).await.unwrap();
+        let status = answer.status();
+        let body: Value = answer.json().await.unwrap();
+        assert!(status == 200 || status == 400, "{query}: {status} {body}");
+        assert_eq!(status == 400, body["error"].is_string(), "{query}: {body}");
+    }
+}
+
 /// Runs the real binary's `stats` against the rig's server, off the async runtime.
 async fn cardbot_stats(rig: &Rig, dir: &std::path::Path, args: &[&str]) -> String {
+    let output = cardbot_stats_output(rig, dir, args).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "cardbot stats failed: {stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Runs the real binary's `stats` against the rig's server, whatever its outcome.
+async fn cardbot_stats_output(
+    rig: &Rig,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
     let config = dir.join("cli.toml");
     let text = format!(
         "[server]\nlisten = \"{}\"\n[admin]\ntoken = \"{ADMIN}\"\n",
@@ -174,7 +222,7 @@ async fn cardbot_stats(rig: &Rig, dir: &std::path::Path, args: &[&str]) -> Strin
     );
     std::fs::write(&config, text).unwrap();
     let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-    let output = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_cardbot"))
             .arg("--config")
             .arg(&config)
@@ -184,10 +232,23 @@ async fn cardbot_stats(rig: &Rig, dir: &std::path::Path, args: &[&str]) -> Strin
             .unwrap()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cardbot_stats_shows_the_servers_reason_for_a_refused_query() {
+    let rig = start().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = cardbot_stats_output(&rig, dir.path(), &["--since", "2999-01-01"]).await;
+
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "cardbot stats failed: {stderr}");
-    String::from_utf8(output.stdout).unwrap()
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("since 2999-01-01 is after until"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("{\""), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,7 +259,16 @@ async fn cardbot_stats_prints_a_table_csv_and_the_endpoints_json() {
 
     let table = cardbot_stats(&rig, dir.path(), &["--card", CARD, "--by", "source"]).await;
     let csv = cardbot_stats(&rig, dir.path(), &["--by", "location", "--format", "csv"]).await;
-    let json = cardbot_stats(&rig, dir.path(), &["--by", "rule", "--format", "json"]).await;
+    let answer = rig.admin_get_text("/admin/stats?by=rule").await;
+    let days: Value = serde_json::from_str(&answer).unwrap();
+    let (since, until) = (
+        days["since"].as_str().unwrap(),
+        days["until"].as_str().unwrap(),
+    );
+    let json_args = [
+        "--by", "rule", "--since", since, "--until", until, "--format", "json",
+    ];
+    let json = cardbot_stats(&rig, dir.path(), &json_args).await;
 
     let lines: Vec<&str> = table.lines().collect();
     assert!(
@@ -213,8 +283,47 @@ async fn cardbot_stats_prints_a_table_csv_and_the_endpoints_json() {
         csv,
         "location,label,redeemed\n(none),,1\n42,North Store,1\n"
     );
-    let printed: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(printed, rig.admin_get("/admin/stats?by=rule").await);
+    assert_eq!(json, format!("{answer}\n"));
+}
+
+/// Runs the real binary's `stats` with `args` and no server behind it.
+fn cardbot_stats_alone(args: &[&str]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cli.toml");
+    std::fs::write(&config, format!("[admin]\ntoken = \"{ADMIN}\"\n")).unwrap();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cardbot"))
+        .arg("--config")
+        .arg(&config)
+        .arg("stats")
+        .args(args)
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.success(), stderr)
+}
+
+#[test]
+fn cardbot_stats_refuses_bad_flags_naming_the_flag() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--since", "2026-02-30"], "--since"),
+        (&["--until", "03/12/2026"], "--until"),
+        (
+            &["--since", "2026-12-03", "--until", "2026-12-01"],
+            "--until",
+        ),
+        (&["--by", "shop"], "--by"),
+        (&["--format", "xlsx"], "--format"),
+    ];
+
+    for (args, flag) in cases {
+        let (succeeded, stderr) = cardbot_stats_alone(args);
+
+        assert!(!succeeded, "{args:?} was accepted");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        assert!(!stderr.contains("no cardbot server"), "{args:?}: {stderr}");
+    }
 }
 
 const COUNT_THE_POSTER: &str = r#"

@@ -43,10 +43,15 @@ pub(crate) fn register(engine: &mut Engine) {
     engine.register_fn(
         "stats_channel",
         |card_id: &str, channel: Dynamic, days: rhai::INT| -> Answer {
-            if days < 1 {
-                return Err(format!("stats_channel: days must be at least 1, not {days}").into());
-            }
-            lookup(channel_key(card_id, &channel_name(channel)?, days as u64))
+            let most = crate::stats::query::MAX_DAYS;
+            let days = u64::try_from(days)
+                .ok()
+                .filter(|days| (1..=most).contains(days));
+            let Some(days) = days else {
+                let message = format!("stats_channel: days must be from 1 to {most}");
+                return Err(message.into());
+            };
+            lookup(channel_key(card_id, &channel_name(channel)?, days))
         },
     );
     engine.register_fn("window", |openid: &str| -> Answer {

@@ -282,21 +282,25 @@ fn global_constants_are_visible_to_handlers() {
 }
 
 #[test]
-fn stats_channel_refuses_a_count_of_days_below_one() {
-    let source = r#"
-        fn on_user_get_card(e) {
-            stats_channel(e.card_id, "store_a", 0);
-        }
-    "#;
-    let h = harness(&[("stats", source)], CANNED);
+fn stats_channel_refuses_a_count_of_days_below_one_or_past_the_longest_range() {
+    for days in ["0", "-3", "1001"] {
+        let source =
+            format!("fn on_user_get_card(e) {{ stats_channel(e.card_id, \"store_a\", {days}); }}");
+        let h = harness(&[("stats", &source)], CANNED);
 
-    let decision = h.evaluate(&event("user_get_card"));
+        let decision = h.evaluate(&event("user_get_card"));
 
-    let failure = decision.failures().next().unwrap();
-    assert!(
-        failure.message.contains("days must be at least 1"),
-        "{failure:?}"
-    );
+        let failure = decision.failures().next().unwrap();
+        assert!(
+            failure.message.contains("days must be from 1 to 1000"),
+            "{days}: {failure:?}"
+        );
+        assert!(
+            decision.lookups.is_empty(),
+            "{days}: {:?}",
+            decision.lookups
+        );
+    }
 }
 
 #[test]

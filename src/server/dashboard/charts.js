@@ -8,7 +8,7 @@
   const METRIC_NAMES = {
     received: "Received", received_gift: "Received as gift", viewed: "Viewed",
     entered: "Entered chat", redeemed: "Redeemed", deleted: "Deleted", gifted: "Gifted",
-    funnel_engaged: "Viewed or entered", funnel_redeemed: "Redeemed",
+    funnel_engaged: "Viewed, entered or redeemed", funnel_redeemed: "Redeemed",
     sent: "Sent", held: "Held", suppressed: "Suppressed", failed: "Failed",
   };
   const METRIC_COLORS = {

@@ -8,13 +8,19 @@ use serde_json::Value;
 
 /// `GET path` with the admin bearer token, answered as JSON.
 pub async fn get_json(addr: SocketAddr, token: &str, path: &str) -> Value {
+    let body = get_text(addr, token, path).await;
+    serde_json::from_str(&body).unwrap_or_else(|err| panic!("{path}: {err}: {body}"))
+}
+
+/// `GET path` with the admin bearer token, the body as the server wrote it.
+pub async fn get_text(addr: SocketAddr, token: &str, path: &str) -> String {
     reqwest::Client::new()
         .get(format!("http://{addr}{path}"))
         .bearer_auth(token)
         .send()
         .await
         .unwrap()
-        .json()
+        .text()
         .await
         .unwrap()
 }

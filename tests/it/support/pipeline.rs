@@ -61,6 +61,11 @@ impl Rig {
     pub async fn admin_get(&self, path: &str) -> serde_json::Value {
         super::admin::get_json(self.server.addr, "test-admin-token", path).await
     }
+
+    /// `GET path` of the admin API, the body as the server wrote it.
+    pub async fn admin_get_text(&self, path: &str) -> String {
+        super::admin::get_text(self.server.addr, "test-admin-token", path).await
+    }
 }
 
 /// Polls `condition` until it holds, failing the test after `limit`.
