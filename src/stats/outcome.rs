@@ -3,8 +3,8 @@
 use super::counters::metric;
 
 /// One message's outcome; each is counted once, where the outbox records it.
-// TODO: count outcomes per card too, because an outbox entry does not carry the card
-// of the event that chose it.
+// TODO: count outcomes per card too, so `--by rule --card ID` can answer; entries now
+// carry their event's card (`event_card_id`), but the counter keys have no card yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageOutcome {
     /// WeChat accepted it.
