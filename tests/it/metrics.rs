@@ -51,8 +51,7 @@ async fn scrape(rig: &Rig) -> String {
     text
 }
 
-/// The value of one series, written exactly as rendered (`name{label="value",...}`);
-/// 0 when the series is not there yet.
+/// A plaintext `user_get_card` push from `openid` with this code, created now.
 fn receipt(openid: &str, code: &str) -> Push {
     let now = cardbot::clock::now_secs();
     push::plaintext(&push::user_get_card(openid, "p-card-m", code, now))
@@ -131,6 +130,49 @@ async fn a_scrape_shows_callbacks_rules_api_calls_and_messages_moving() {
     assert!(
         !after.contains("fake-token-"),
         "an access token leaked into the scrape"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errcodes_and_event_kinds_from_the_network_do_not_become_labels() {
+    let rig = Rig::start(false, &[("metered_unknown.rhai", METERED_THANKS)], |_| {}).await;
+    rig.wechat.respond_errcodes(CUSTOM_SEND, &[98765]);
+    let before = scrape(&rig).await;
+
+    post(&rig, &push::plaintext(&text_message("o-unknown", "hi", 32))).await;
+    post(
+        &rig,
+        &push::event_now("metered_made_up_kind", "o-unknown", &[]),
+    )
+    .await;
+    post(&rig, &receipt("o-unknown", "300000000021")).await;
+    eventually(
+        "both events are handled and the send given up",
+        WAIT,
+        || {
+            rig.wechat.hits(CUSTOM_SEND) >= 1
+                && rig.server.store.inbox_len() == 0
+                && rig.server.app.outbox.is_empty()
+        },
+    )
+    .await;
+    let after = scrape(&rig).await;
+
+    let moved = |series: &str| sample(&after, series) - sample(&before, series);
+    let send = r#"cardbot_api_calls_total{endpoint="cgi-bin/message/custom/send""#;
+    assert!(moved(&format!(r#"{send},errcode="other"}}"#)) >= 1.0);
+    assert!(
+        !after.contains("98765"),
+        "an unknown errcode became a label"
+    );
+    assert!(moved(r#"cardbot_events_handled_total{kind="other"}"#) >= 1.0);
+    let leaked: Vec<_> = after
+        .lines()
+        .filter(|l| l.contains("metered_made_up"))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "an unknown kind became a label: {leaked:?}"
     );
 }
 
