@@ -11,6 +11,7 @@ use reqwest::StatusCode;
 use crate::support::admin::sample;
 use crate::support::pipeline::{eventually, text_message, Rig, CUSTOM_SEND};
 use crate::support::push::{self, Push};
+use crate::support::server::{free_addr, ChildServer, APP_ID, TOKEN};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -146,13 +147,14 @@ async fn errcodes_and_event_kinds_from_the_network_do_not_become_labels() {
     )
     .await;
     post(&rig, &receipt("o-unknown", "300000000021")).await;
+    post(&rig, &receipt("o-unknown-no-window", "300000000022")).await;
     eventually(
-        "both events are handled and the send given up",
+        "the events are handled, one send given up, one held",
         WAIT,
         || {
             rig.wechat.hits(CUSTOM_SEND) >= 1
                 && rig.server.store.inbox_len() == 0
-                && rig.server.app.outbox.is_empty()
+                && rig.server.app.outbox.len() == 1
         },
     )
     .await;
@@ -166,6 +168,8 @@ async fn errcodes_and_event_kinds_from_the_network_do_not_become_labels() {
         "an unknown errcode became a label"
     );
     assert!(moved(r#"cardbot_events_handled_total{kind="other"}"#) >= 1.0);
+    assert!(moved(r#"cardbot_messages_total{outcome="dead_lettered"}"#) >= 1.0);
+    assert!(moved(r#"cardbot_messages_total{outcome="held"}"#) >= 1.0);
     let leaked: Vec<_> = after
         .lines()
         .filter(|l| l.contains("metered_made_up"))
@@ -241,6 +245,37 @@ async fn refused_rollbacks_are_counted_by_why_and_the_start_time_is_shown() {
     let started = sample(&after, "cardbot_start_time_seconds");
     let now = cardbot::clock::now_secs() as f64;
     assert!(started > 1.0e9 && started <= now + 1.0, "{started}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_process_shows_the_alerted_counters_at_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    let addr = free_addr();
+    let config = format!(
+        "[server]\nlisten = \"{addr}\"\n\n[wechat]\ntoken = \"{TOKEN}\"\napp_id = \"{APP_ID}\"\n\n\
+         [store]\npath = \"store\"\n\n[rules]\ndir = \"rules\"\nwatch = false\n"
+    );
+    let child = ChildServer::start(dir.path(), &config, addr);
+
+    let response = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    drop(child);
+
+    for series in [
+        r#"cardbot_callbacks_total{result="store_error"} 0"#,
+        r#"cardbot_callbacks_total{result="accepted"} 0"#,
+        r#"cardbot_rule_reloads_total{result="rejected"} 0"#,
+        r#"cardbot_messages_total{outcome="dead_lettered"} 0"#,
+        r#"cardbot_messages_total{outcome="unknown_outcome"} 0"#,
+    ] {
+        assert!(
+            text.lines().any(|line| line == series),
+            "{series} missing:\n{text}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
