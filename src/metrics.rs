@@ -209,6 +209,11 @@ fn describe_all() {
         passing reason"
     );
     describe_gauge!(BUILD_INFO, "1, labelled with the running version");
+    describe_gauge!(
+        START_TIME,
+        Unit::Seconds,
+        "When the process started, in unix seconds"
+    );
 }
 
 /// Shows every counter series an alert watches at 0 from the start.

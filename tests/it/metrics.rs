@@ -242,6 +242,7 @@ async fn refused_rollbacks_are_counted_by_why_and_the_start_time_is_shown() {
     let moved = |series: &str| sample(&after, series) - sample(&before, series);
     assert!(moved(r#"cardbot_rule_rollbacks_total{result="unknown_revision"}"#) >= 1.0);
     assert!(moved(r#"cardbot_rule_rollbacks_total{result="no_previous_revision"}"#) >= 1.0);
+    assert!(after.contains("# HELP cardbot_start_time_seconds "));
     let started = sample(&after, "cardbot_start_time_seconds");
     let now = cardbot::clock::now_secs() as f64;
     assert!(started > 1.0e9 && started <= now + 1.0, "{started}");
