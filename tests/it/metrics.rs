@@ -121,6 +121,10 @@ async fn a_scrape_shows_callbacks_rules_api_calls_and_messages_moving() {
     assert!(moved(&api("0")) >= 1.0);
     let fetches = r#"cardbot_token_fetches_total{cause="invalidated",result="ok"}"#;
     assert!(moved(fetches) >= 1.0);
+    let first_fetch = r#"cardbot_token_fetches_total{cause="startup",result="ok"}"#;
+    assert!(moved(first_fetch) >= 1.0);
+    let timed = format!(r#"cardbot_api_duration_seconds_count{{endpoint="{send}"}}"#);
+    assert!(moved(&timed) >= 3.0);
     assert!(moved(r#"cardbot_messages_total{outcome="retried"}"#) >= 1.0);
     assert!(moved(r#"cardbot_messages_total{outcome="sent"}"#) >= 1.0);
     assert!(moved(r#"cardbot_events_handled_total{kind="user_get_card"}"#) >= 1.0);
@@ -248,21 +252,58 @@ async fn refused_rollbacks_are_counted_by_why_and_the_start_time_is_shown() {
     assert!(started > 1.0e9 && started <= now + 1.0, "{started}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_process_shows_the_alerted_counters_at_zero() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("rules")).unwrap();
+/// The real binary in its own process, so that its gauges are its own: no rules, the
+/// worker `paused` or not.
+fn start_child(dir: &std::path::Path, paused: bool) -> ChildServer {
+    std::fs::create_dir(dir.join("rules")).unwrap();
     let addr = free_addr();
     let config = format!(
         "[server]\nlisten = \"{addr}\"\n\n[wechat]\ntoken = \"{TOKEN}\"\napp_id = \"{APP_ID}\"\n\n\
-         [store]\npath = \"store\"\n\n[rules]\ndir = \"rules\"\nwatch = false\n"
+         [store]\npath = \"store\"\n\n[rules]\ndir = \"rules\"\nwatch = false\n\n\
+         [worker]\npaused = {paused}\n"
     );
-    let child = ChildServer::start(dir.path(), &config, addr);
+    ChildServer::start(dir, &config, addr)
+}
 
-    let response = reqwest::get(format!("http://{addr}/metrics"))
+async fn scrape_child(child: &ChildServer) -> String {
+    let response = reqwest::get(format!("http://{}/metrics", child.addr))
         .await
         .unwrap();
-    let text = response.text().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_waiting_for_a_paused_worker_show_in_the_inbox_gauges() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = start_child(dir.path(), true);
+    let client = reqwest::Client::new();
+
+    for code in ["300000000031", "300000000032"] {
+        let answer = push::post_to(&client, child.addr, &receipt("o-waiting", code)).await;
+        assert_eq!(answer.map(|(status, _)| status), Some(200));
+    }
+    let text = scrape_child(&child).await;
+    drop(child);
+
+    assert_eq!(sample(&text, "cardbot_inbox_depth"), 2.0, "{text}");
+    let age = text
+        .lines()
+        .find(|line| line.starts_with("cardbot_inbox_oldest_age_seconds "))
+        .unwrap_or_else(|| panic!("no inbox age:\n{text}"));
+    assert!(
+        sample(&text, "cardbot_inbox_oldest_age_seconds") >= 0.0,
+        "{age}"
+    );
+    assert_eq!(sample(&text, r#"cardbot_outbox_depth{state="ready"}"#), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_process_shows_the_alerted_counters_at_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = start_child(dir.path(), false);
+
+    let text = scrape_child(&child).await;
     drop(child);
 
     for series in [
