@@ -13,6 +13,7 @@ use crate::clock;
 use crate::pipeline::outbox::{DeadReason, EntryState, Outbox};
 use crate::pipeline::PipelineError;
 use crate::store::{Enqueued, Store, StoreError};
+use crate::wechat::event::{CARD_EVENT_KINDS, COMMON_KINDS};
 
 /// Buckets of the callback latency, dense around WeChat's 5-second wait.
 pub const CALLBACK_BUCKETS: [f64; 13] = [
@@ -50,6 +51,44 @@ const EVENTS_DEFERRED: &str = "cardbot_events_deferred_total";
 const BUILD_INFO: &str = "cardbot_build_info";
 const START_TIME: &str = "cardbot_start_time_seconds";
 
+/// Every `result` of `cardbot_callbacks_total`, as `CallbackError::result` and the
+/// callback handler name them.
+const CALLBACK_RESULTS: [&str; 9] = [
+    "accepted",
+    "duplicate",
+    "bad_signature",
+    "bad_request",
+    "too_large",
+    "stale",
+    "store_error",
+    "verified",
+    "other",
+];
+
+/// Every `result` of `cardbot_rule_rollbacks_total`.
+const ROLLBACK_RESULTS: [&str; 7] = [
+    "ok",
+    "unknown_revision",
+    "no_previous_revision",
+    "rejected",
+    "write_failed",
+    "store_error",
+    "failed",
+];
+
+/// Every `outcome` of `cardbot_messages_total`.
+const MESSAGE_OUTCOMES: [&str; 6] = [
+    "sent",
+    "retried",
+    "held",
+    "suppressed",
+    "dead_lettered",
+    "unknown_outcome",
+];
+
+/// Every `cause` of `cardbot_token_fetches_total`.
+const FETCH_CAUSES: [&str; 4] = ["startup", "expired", "invalidated", "forced"];
+
 /// Why metrics could not be set up or refreshed.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
@@ -74,6 +113,7 @@ pub fn install() -> Result<PrometheusHandle, MetricsError> {
     let installed = RECORDER.get_or_init(|| {
         let handle = build_recorder().map_err(|err| err.to_string())?;
         describe_all();
+        register_zero_series();
         gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         gauge!(START_TIME).set(clock::now_ms() as f64 / 1000.0);
         Ok(handle)
@@ -169,6 +209,39 @@ fn describe_all() {
         passing reason"
     );
     describe_gauge!(BUILD_INFO, "1, labelled with the running version");
+    describe_gauge!(
+        START_TIME,
+        Unit::Seconds,
+        "When the process started, in unix seconds"
+    );
+}
+
+/// Shows every counter series an alert watches at 0 from the start.
+///
+/// A series that first appears at 1 gives `increase()` and `rate()` nothing to compare
+/// with, so without this the first dead letter, rejected reload or store error of a
+/// process would never fire an alert, and `increase(...) == 0` would find no series
+/// after a restart.
+fn register_zero_series() {
+    for result in CALLBACK_RESULTS {
+        counter!(CALLBACKS, "result" => result).increment(0);
+    }
+    counter!(DEDUP_HITS).increment(0);
+    for result in ["ok", "rejected"] {
+        counter!(RULE_RELOADS, "result" => result).increment(0);
+    }
+    for result in ROLLBACK_RESULTS {
+        counter!(RULE_ROLLBACKS, "result" => result).increment(0);
+    }
+    for outcome in MESSAGE_OUTCOMES {
+        counter!(MESSAGES, "outcome" => outcome).increment(0);
+    }
+    for cause in FETCH_CAUSES {
+        for result in ["ok", "error"] {
+            counter!(TOKEN_FETCHES, "cause" => cause, "result" => result).increment(0);
+        }
+    }
+    counter!(EVENTS_DEFERRED).increment(0);
 }
 
 /// One callback request answered with `result` after `elapsed`.
@@ -303,8 +376,17 @@ pub fn record_buried(reason: &DeadReason) {
 }
 
 /// The worker committed its decision on an event of type `kind`.
+///
+/// A kind is whatever the push names, and a plaintext push's body is not signed: kinds
+/// outside [`known_kinds`](crate::wechat::event::Event::known_kinds) share the label
+/// `other`, so that the series stay few.
 pub fn record_event_handled(kind: &str) {
-    counter!(EVENTS_HANDLED, "kind" => kind.to_string()).increment(1);
+    let known = CARD_EVENT_KINDS
+        .iter()
+        .chain(COMMON_KINDS)
+        .find(|known| **known == kind);
+    let kind = known.copied().unwrap_or("other");
+    counter!(EVENTS_HANDLED, "kind" => kind).increment(1);
 }
 
 /// The worker put an event back for a later attempt.
@@ -386,6 +468,32 @@ mod tests {
 
         assert!(sorted);
         assert!(CALLBACK_BUCKETS.contains(&5.0) && last > 5.0);
+    }
+
+    #[test]
+    fn a_fresh_recorder_shows_every_alerted_series_at_zero() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+
+        metrics::with_local_recorder(&recorder, register_zero_series);
+        let text = handle.render();
+
+        for series in [
+            r#"cardbot_callbacks_total{result="store_error"} 0"#,
+            r#"cardbot_callbacks_total{result="accepted"} 0"#,
+            r#"cardbot_rule_reloads_total{result="rejected"} 0"#,
+            r#"cardbot_rule_rollbacks_total{result="failed"} 0"#,
+            r#"cardbot_messages_total{outcome="dead_lettered"} 0"#,
+            r#"cardbot_messages_total{outcome="unknown_outcome"} 0"#,
+            r#"cardbot_token_fetches_total{cause="invalidated",result="ok"} 0"#,
+            "cardbot_dedup_hits_total 0",
+            "cardbot_events_deferred_total 0",
+        ] {
+            assert!(
+                text.lines().any(|line| line == series),
+                "{series} missing:\n{text}"
+            );
+        }
     }
 
     #[test]

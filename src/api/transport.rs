@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::errcode::describe_errcode;
 use super::error::ApiError;
 use crate::config::WechatConfig;
 
@@ -168,7 +169,13 @@ fn errcode_label(result: &Result<Value, ApiError>) -> String {
         Err(err) => err,
     };
     if let Some(errcode) = err.errcode() {
-        return errcode.to_string();
+        // The errcode comes from the network: only the codes this crate knows become
+        // label values, so a proxy or API answering arbitrary numbers cannot grow the
+        // series without bound. The log line keeps the code itself.
+        return match describe_errcode(errcode) {
+            Some(_) => errcode.to_string(),
+            None => "other".to_string(),
+        };
     }
     match err {
         ApiError::HttpStatus { .. } => "http",

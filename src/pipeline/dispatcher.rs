@@ -121,7 +121,7 @@ impl Dispatcher {
                 continue;
             }
             let detail = "cardbot stopped while the message was being sent".to_string();
-            tracing::warn!(outbox_id = entry.id, openid = entry.outgoing.openid(), %detail);
+            tracing::warn!(outbox_id = entry.id, openid = %entry.outgoing.openid(), %detail);
             self.bury(entry, DeadReason::UnknownOutcome, None, detail)?;
         }
         Ok(settled)
@@ -360,7 +360,7 @@ impl Dispatcher {
         self.parts.pressure.record(openid, &entry.rule, now)?;
         tracing::info!(
             outbox_id = entry.id,
-            openid,
+            openid = %openid,
             event = %entry.event_kind,
             card_id = entry.event_card_id.as_deref().unwrap_or(""),
             rule = %entry.rule,
@@ -439,7 +439,7 @@ impl Dispatcher {
     ) -> Result<Attempt, PipelineError> {
         tracing::error!(
             outbox_id = entry.id,
-            openid = entry.outgoing.openid(),
+            openid = %entry.outgoing.openid(),
             rule = %entry.rule,
             ?reason,
             errcode,

@@ -29,7 +29,7 @@ impl Dispatcher {
         let openid = entry.outgoing.openid();
         tracing::info!(
             outbox_id = entry.id,
-            openid,
+            openid = %openid,
             rule = %entry.rule,
             "message held until the user opens a window"
         );

@@ -1,6 +1,6 @@
 //! The log lines of the real binary: values taken from requests cannot forge lines or
-//! paint the terminal, a log written to a file has no colour codes, and a flood of
-//! refused callbacks is logged within a cap.
+//! paint the terminal, a log written to a file has no colour codes, a flood of refused
+//! callbacks is logged within a cap, and the accepted and sent lines share their fields.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,23 +9,42 @@ use std::time::Duration;
 use cardbot::wechat::push::sign_plaintext;
 
 use crate::support::admin::sample;
+use crate::support::fake_wechat::FakeWechat;
+use crate::support::pipeline::{eventually, text_message, CUSTOM_SEND};
 use crate::support::push::{self, Push};
-use crate::support::server::{free_addr, ChildServer, TOKEN};
+use crate::support::server::{free_addr, ChildServer, APP_ID, TOKEN};
 
 /// A line that must never start one of cardbot's log lines.
 const FORGED: &str = "\n2026-01-01T00:00:00.000000Z  INFO cardbot: FORGED admin token accepted";
 const METRICS_TOKEN: &str = "logs-metrics-token";
 /// An ANSI sequence that clears the screen of whoever tails the log.
 const CLEAR_SCREEN: &str = "\x1b[2J";
+const WAIT: Duration = Duration::from_secs(10);
+/// Thanks a user for taking a card, so that a message is sent.
+const THANKS_RULE: &str = "fn on_user_get_card(event) { send_text(event.openid, \"thanks\"); }";
 
-/// A child cardbot logging human-readable lines into `dir/cardbot.log`.
+/// A child cardbot logging human-readable lines into `dir/cardbot.log`, its worker
+/// paused.
 fn start(dir: &Path) -> (ChildServer, SocketAddr) {
+    start_with(dir, None)
+}
+
+/// [`start`], or with `api` (a fake WeChat's URL) a cardbot whose worker runs the rules
+/// in `dir/rules` and sends through that API.
+fn start_with(dir: &Path, api: Option<&str>) -> (ChildServer, SocketAddr) {
     let addr = free_addr();
+    let (wechat, paused) = match api {
+        Some(api) => (
+            format!("api_base = \"{api}\"\napp_id = \"{APP_ID}\"\napp_secret = \"logs-secret\"\n"),
+            false,
+        ),
+        None => (String::new(), true),
+    };
     let config = format!(
         "[server]\nlisten = \"{addr}\"\nmax_clock_skew_secs = 300\n\n\
-         [wechat]\ntoken = \"{TOKEN}\"\n\n\
+         [wechat]\ntoken = \"{TOKEN}\"\n{wechat}\n\
          [store]\npath = \"{store}\"\n\n[rules]\ndir = \"{rules}\"\nwatch = false\n\n\
-         [worker]\npaused = true\n\n[metrics]\ntoken = \"{METRICS_TOKEN}\"\n\n\
+         [worker]\npaused = {paused}\n\n[metrics]\ntoken = \"{METRICS_TOKEN}\"\n\n\
          [log]\nformat = \"text\"\nlevel = \"info\"\n",
         store = dir.join("store").display(),
         rules = dir.join("rules").display(),
@@ -55,7 +74,13 @@ fn subscribe_from(openid: &str) -> Push {
          <FromUserName><![CDATA[{openid}]]></FromUserName><CreateTime>{now}</CreateTime>\
          <MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event></xml>"
     );
-    let signed = sign_plaintext(&xml, TOKEN, &now.to_string(), "n1");
+    signed_now(&xml)
+}
+
+/// `xml` as a plaintext push signed now, within the child's clock skew.
+fn signed_now(xml: &str) -> Push {
+    let now = cardbot::clock::now_secs();
+    let signed = sign_plaintext(xml, TOKEN, &now.to_string(), "n1");
     Push {
         query: signed.query,
         body: signed.body,
@@ -164,6 +189,49 @@ async fn values_from_requests_are_escaped_and_cut_in_log_lines() {
     assert!(rejected
         .iter()
         .any(|line| line.contains("timestamp 1\\u{a}2026-01-01") && line.contains("\\u{1b}[2J")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_and_sent_lines_name_the_user_the_event_and_the_card_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let wechat = FakeWechat::start().await;
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    std::fs::write(dir.path().join("rules/thanks.rhai"), THANKS_RULE).unwrap();
+    let (child, addr) = start_with(dir.path(), Some(&wechat.url()));
+    let client = reqwest::Client::new();
+    let opened = signed_now(&text_message("o-logged", "hi", 41));
+    let now = cardbot::clock::now_secs();
+    let taken = signed_now(&push::user_get_card("o-logged", "p-logged", "5001", now));
+
+    post(&client, addr, &opened.query, &opened.body).await;
+    post(&client, addr, &taken.query, &taken.body).await;
+    eventually("the message is sent", WAIT, || {
+        wechat.hits(CUSTOM_SEND) >= 1
+    })
+    .await;
+    let log_path = dir.path().join("cardbot.log");
+    eventually("the message sent line is written", WAIT, || {
+        let log = std::fs::read_to_string(&log_path).unwrap();
+        !lines_with(&log, "message sent").is_empty()
+    })
+    .await;
+    child.kill();
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let fields = [
+        "openid=o-logged ",
+        "event=user_get_card ",
+        r#"card_id="p-logged""#,
+    ];
+    for message in ["event accepted", "message sent"] {
+        let line = lines_with(&log, message)
+            .into_iter()
+            .find(|line| line.contains("user_get_card"))
+            .unwrap_or_else(|| panic!("no {message} line for the card:\n{log}"));
+        for field in fields {
+            assert!(line.contains(field), "{field} missing from {line}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

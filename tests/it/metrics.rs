@@ -11,6 +11,7 @@ use reqwest::StatusCode;
 use crate::support::admin::sample;
 use crate::support::pipeline::{eventually, text_message, Rig, CUSTOM_SEND};
 use crate::support::push::{self, Push};
+use crate::support::server::{free_addr, ChildServer, APP_ID, TOKEN};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -51,8 +52,7 @@ async fn scrape(rig: &Rig) -> String {
     text
 }
 
-/// The value of one series, written exactly as rendered (`name{label="value",...}`);
-/// 0 when the series is not there yet.
+/// A plaintext `user_get_card` push from `openid` with this code, created now.
 fn receipt(openid: &str, code: &str) -> Push {
     let now = cardbot::clock::now_secs();
     push::plaintext(&push::user_get_card(openid, "p-card-m", code, now))
@@ -121,6 +121,10 @@ async fn a_scrape_shows_callbacks_rules_api_calls_and_messages_moving() {
     assert!(moved(&api("0")) >= 1.0);
     let fetches = r#"cardbot_token_fetches_total{cause="invalidated",result="ok"}"#;
     assert!(moved(fetches) >= 1.0);
+    let first_fetch = r#"cardbot_token_fetches_total{cause="startup",result="ok"}"#;
+    assert!(moved(first_fetch) >= 1.0);
+    let timed = format!(r#"cardbot_api_duration_seconds_count{{endpoint="{send}"}}"#);
+    assert!(moved(&timed) >= 3.0);
     assert!(moved(r#"cardbot_messages_total{outcome="retried"}"#) >= 1.0);
     assert!(moved(r#"cardbot_messages_total{outcome="sent"}"#) >= 1.0);
     assert!(moved(r#"cardbot_events_handled_total{kind="user_get_card"}"#) >= 1.0);
@@ -131,6 +135,52 @@ async fn a_scrape_shows_callbacks_rules_api_calls_and_messages_moving() {
     assert!(
         !after.contains("fake-token-"),
         "an access token leaked into the scrape"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errcodes_and_event_kinds_from_the_network_do_not_become_labels() {
+    let rig = Rig::start(false, &[("metered_unknown.rhai", METERED_THANKS)], |_| {}).await;
+    rig.wechat.respond_errcodes(CUSTOM_SEND, &[98765]);
+    let before = scrape(&rig).await;
+
+    post(&rig, &push::plaintext(&text_message("o-unknown", "hi", 32))).await;
+    post(
+        &rig,
+        &push::event_now("metered_made_up_kind", "o-unknown", &[]),
+    )
+    .await;
+    post(&rig, &receipt("o-unknown", "300000000021")).await;
+    post(&rig, &receipt("o-unknown-no-window", "300000000022")).await;
+    eventually(
+        "the events are handled, one send given up, one held",
+        WAIT,
+        || {
+            rig.wechat.hits(CUSTOM_SEND) >= 1
+                && rig.server.store.inbox_len() == 0
+                && rig.server.app.outbox.len() == 1
+        },
+    )
+    .await;
+    let after = scrape(&rig).await;
+
+    let moved = |series: &str| sample(&after, series) - sample(&before, series);
+    let send = r#"cardbot_api_calls_total{endpoint="cgi-bin/message/custom/send""#;
+    assert!(moved(&format!(r#"{send},errcode="other"}}"#)) >= 1.0);
+    assert!(
+        !after.contains("98765"),
+        "an unknown errcode became a label"
+    );
+    assert!(moved(r#"cardbot_events_handled_total{kind="other"}"#) >= 1.0);
+    assert!(moved(r#"cardbot_messages_total{outcome="dead_lettered"}"#) >= 1.0);
+    assert!(moved(r#"cardbot_messages_total{outcome="held"}"#) >= 1.0);
+    let leaked: Vec<_> = after
+        .lines()
+        .filter(|l| l.contains("metered_made_up"))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "an unknown kind became a label: {leaked:?}"
     );
 }
 
@@ -196,9 +246,78 @@ async fn refused_rollbacks_are_counted_by_why_and_the_start_time_is_shown() {
     let moved = |series: &str| sample(&after, series) - sample(&before, series);
     assert!(moved(r#"cardbot_rule_rollbacks_total{result="unknown_revision"}"#) >= 1.0);
     assert!(moved(r#"cardbot_rule_rollbacks_total{result="no_previous_revision"}"#) >= 1.0);
+    assert!(after.contains("# HELP cardbot_start_time_seconds "));
     let started = sample(&after, "cardbot_start_time_seconds");
     let now = cardbot::clock::now_secs() as f64;
     assert!(started > 1.0e9 && started <= now + 1.0, "{started}");
+}
+
+/// The real binary in its own process, so that its gauges are its own: no rules, the
+/// worker `paused` or not.
+fn start_child(dir: &std::path::Path, paused: bool) -> ChildServer {
+    std::fs::create_dir(dir.join("rules")).unwrap();
+    let addr = free_addr();
+    let config = format!(
+        "[server]\nlisten = \"{addr}\"\n\n[wechat]\ntoken = \"{TOKEN}\"\napp_id = \"{APP_ID}\"\n\n\
+         [store]\npath = \"store\"\n\n[rules]\ndir = \"rules\"\nwatch = false\n\n\
+         [worker]\npaused = {paused}\n"
+    );
+    ChildServer::start(dir, &config, addr)
+}
+
+async fn scrape_child(child: &ChildServer) -> String {
+    let response = reqwest::get(format!("http://{}/metrics", child.addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_waiting_for_a_paused_worker_show_in_the_inbox_gauges() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = start_child(dir.path(), true);
+    let client = reqwest::Client::new();
+
+    for code in ["300000000031", "300000000032"] {
+        let answer = push::post_to(&client, child.addr, &receipt("o-waiting", code)).await;
+        assert_eq!(answer.map(|(status, _)| status), Some(200));
+    }
+    let text = scrape_child(&child).await;
+    drop(child);
+
+    assert_eq!(sample(&text, "cardbot_inbox_depth"), 2.0, "{text}");
+    let age = text
+        .lines()
+        .find(|line| line.starts_with("cardbot_inbox_oldest_age_seconds "))
+        .unwrap_or_else(|| panic!("no inbox age:\n{text}"));
+    assert!(
+        sample(&text, "cardbot_inbox_oldest_age_seconds") >= 0.0,
+        "{age}"
+    );
+    assert_eq!(sample(&text, r#"cardbot_outbox_depth{state="ready"}"#), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_process_shows_the_alerted_counters_at_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = start_child(dir.path(), false);
+
+    let text = scrape_child(&child).await;
+    drop(child);
+
+    for series in [
+        r#"cardbot_callbacks_total{result="store_error"} 0"#,
+        r#"cardbot_callbacks_total{result="accepted"} 0"#,
+        r#"cardbot_rule_reloads_total{result="rejected"} 0"#,
+        r#"cardbot_messages_total{outcome="dead_lettered"} 0"#,
+        r#"cardbot_messages_total{outcome="unknown_outcome"} 0"#,
+    ] {
+        assert!(
+            text.lines().any(|line| line == series),
+            "{series} missing:\n{text}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
