@@ -255,12 +255,19 @@ async fn refused_rollbacks_are_counted_by_why_and_the_start_time_is_shown() {
 /// The real binary in its own process, so that its gauges are its own: no rules, the
 /// worker `paused` or not.
 fn start_child(dir: &std::path::Path, paused: bool) -> ChildServer {
+    start_child_with(dir, &format!("[worker]\npaused = {paused}\n"), None)
+}
+
+/// [`start_child`] with more config sections and, if given, one rule file.
+fn start_child_with(dir: &std::path::Path, sections: &str, rule: Option<&str>) -> ChildServer {
     std::fs::create_dir(dir.join("rules")).unwrap();
+    if let Some(rule) = rule {
+        std::fs::write(dir.join("rules").join("metered.rhai"), rule).unwrap();
+    }
     let addr = free_addr();
     let config = format!(
         "[server]\nlisten = \"{addr}\"\n\n[wechat]\ntoken = \"{TOKEN}\"\napp_id = \"{APP_ID}\"\n\n\
-         [store]\npath = \"store\"\n\n[rules]\ndir = \"rules\"\nwatch = false\n\n\
-         [worker]\npaused = {paused}\n"
+         [store]\npath = \"store\"\n\n[rules]\ndir = \"rules\"\nwatch = false\n\n{sections}"
     );
     ChildServer::start(dir, &config, addr)
 }
@@ -271,6 +278,26 @@ async fn scrape_child(child: &ChildServer) -> String {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     response.text().await.unwrap()
+}
+
+/// Scrapes `child` until `condition` holds of the scrape, failing the test after 20 s.
+async fn scrape_child_until(
+    child: &ChildServer,
+    what: &str,
+    condition: impl Fn(&str) -> bool,
+) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        let text = scrape_child(child).await;
+        if condition(&text) {
+            return text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timed out waiting until {what}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,6 +323,39 @@ async fn events_waiting_for_a_paused_worker_show_in_the_inbox_gauges() {
         "{age}"
     );
     assert_eq!(sample(&text, r#"cardbot_outbox_depth{state="ready"}"#), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_message_shows_in_the_held_gauges_then_in_the_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let sections = "[worker]\npaused = false\n\n\
+                    [dispatcher]\nhold_max_secs = 3\npoll_interval_ms = 20\n";
+    let child = start_child_with(dir.path(), sections, Some(METERED_THANKS));
+    let client = reqwest::Client::new();
+    // A card event opens no customer-service window, so the thanks is held.
+    let answer = push::post_to(&client, child.addr, &receipt("o-held", "300000000041")).await;
+    assert_eq!(answer.map(|(status, _)| status), Some(200));
+
+    let text = scrape_child_until(&child, "the message is held", |text| {
+        sample(text, "cardbot_held_messages") == 1.0
+    })
+    .await;
+    assert_eq!(sample(&text, r#"cardbot_outbox_depth{state="held"}"#), 1.0);
+    assert_eq!(
+        sample(&text, r#"cardbot_messages_total{outcome="held"}"#),
+        1.0
+    );
+    assert_eq!(sample(&text, "cardbot_dead_letters"), 0.0);
+
+    let text = scrape_child_until(&child, "the hold expires", |text| {
+        sample(text, "cardbot_dead_letters") == 1.0
+    })
+    .await;
+    drop(child);
+    assert_eq!(sample(&text, "cardbot_held_messages"), 0.0, "{text}");
+    assert_eq!(sample(&text, r#"cardbot_outbox_depth{state="held"}"#), 0.0);
+    let dead = sample(&text, r#"cardbot_messages_total{outcome="dead_lettered"}"#);
+    assert_eq!(dead, 1.0, "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
