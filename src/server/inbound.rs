@@ -203,6 +203,17 @@ mod tests {
         open(settings, &query, body.as_bytes())
     }
 
+    /// `XML` encrypted under `key` and signed for the test account.
+    fn sign_encrypted(key: &AesKey) -> push::SignedPush {
+        let sealer = Sealer {
+            key,
+            token: TOKEN,
+            app_id: APP_ID,
+            account: "gh",
+        };
+        push::sign_encrypted(XML, sealer, &NOW.to_string(), "n", &[1; 16])
+    }
+
     #[test]
     fn a_signed_plaintext_push_opens_without_a_key() {
         let signed = push::sign_plaintext(XML, TOKEN, &NOW.to_string(), "n");
@@ -216,13 +227,7 @@ mod tests {
     #[test]
     fn an_encrypted_push_opens_with_the_key_that_decrypted_it() {
         let key = AesKey::parse(KEY).unwrap();
-        let sealer = Sealer {
-            key: &key,
-            token: TOKEN,
-            app_id: APP_ID,
-            account: "gh",
-        };
-        let signed = push::sign_encrypted(XML, sealer, &NOW.to_string(), "n", &[1; 16]);
+        let signed = sign_encrypted(&key);
 
         let inbound = open_raw(&settings(0), &signed.query, &signed.body).unwrap();
 
@@ -233,13 +238,7 @@ mod tests {
     #[test]
     fn a_body_changed_after_signing_is_refused() {
         let key = AesKey::parse(KEY).unwrap();
-        let sealer = Sealer {
-            key: &key,
-            token: TOKEN,
-            app_id: APP_ID,
-            account: "gh",
-        };
-        let signed = push::sign_encrypted(XML, sealer, &NOW.to_string(), "n", &[1; 16]);
+        let signed = sign_encrypted(&key);
         let tampered = signed
             .body
             .replacen("<Encrypt><![CDATA[", "<Encrypt><![CDATA[A", 1);
