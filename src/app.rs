@@ -267,6 +267,10 @@ impl Pruning {
                 "statistics receipts",
                 self.stats.prune_receipts(now).map_err(|e| e.to_string()),
             ),
+            (
+                "statistics counters",
+                self.stats.prune_counters(now).map_err(|e| e.to_string()),
+            ),
         ];
         for (what, result) in results {
             match result {

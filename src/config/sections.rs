@@ -313,6 +313,8 @@ pub struct StatsConfig {
     /// How long a receipt (which channel a code came from, and when) is remembered to
     /// attribute later views and redemptions to that channel, in days.
     pub receipt_retention_days: u64,
+    /// How many days of counters are kept, today included; 0 keeps them for ever.
+    pub counter_retention_days: u64,
 }
 
 impl Default for StatsConfig {
@@ -320,6 +322,7 @@ impl Default for StatsConfig {
         StatsConfig {
             timezone: "Asia/Shanghai".to_string(),
             receipt_retention_days: 180,
+            counter_retention_days: 0,
         }
     }
 }

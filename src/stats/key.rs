@@ -83,6 +83,13 @@ pub fn card_value_prefix(card: &str, day: NaiveDate, dimension: Dimension, value
     key
 }
 
+/// The first key of `card`'s counters, before any day's.
+pub fn card_start(card: &str) -> Vec<u8> {
+    let mut key = join(CARD, &[card]);
+    key.push(SEPARATOR);
+    key
+}
+
 /// The first key of `card`'s counters on `day`.
 pub fn card_day_start(card: &str, day: NaiveDate) -> Vec<u8> {
     join(CARD, &[card, &day.format(DAY_FORMAT).to_string()])

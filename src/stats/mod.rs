@@ -7,6 +7,7 @@ pub mod key;
 pub mod outcome;
 pub mod query;
 pub mod receipt;
+mod retention;
 pub mod table;
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -23,8 +24,6 @@ pub use outcome::MessageOutcome;
 pub use query::{By, ChannelStats, Report, Row, StatsQuery};
 
 /// Tree of counters: big-endian u64 values under the keys of [`key`].
-// TODO: prune counters older than a retention, because they are kept for ever now;
-// each is a few dozen bytes per card, day, channel and metric.
 pub const COUNTERS_TREE: &str = "stats.counters";
 /// Tree of receipts: `card_id 0 code` → JSON [`receipt::Receipt`].
 pub const RECEIPTS_TREE: &str = "stats.receipts";
@@ -48,6 +47,10 @@ pub struct Stats {
     /// When receipts were last pruned, unix seconds: a prune reads every receipt, so
     /// it runs at most once per [`RECEIPT_PRUNE_INTERVAL_SECS`].
     receipts_pruned_at: Arc<AtomicI64>,
+    /// Days of counters kept, today included; 0 keeps them for ever.
+    counter_retention_days: u64,
+    /// When counters were last pruned, unix seconds, on the same interval.
+    counters_pruned_at: Arc<AtomicI64>,
 }
 
 /// How often receipts are pruned at most, in seconds.
@@ -62,6 +65,8 @@ impl Stats {
             time_zone: config.time_zone()?,
             receipt_retention_secs: (config.receipt_retention_days as i64) * 86_400,
             receipts_pruned_at: Arc::new(AtomicI64::new(0)),
+            counter_retention_days: config.counter_retention_days,
+            counters_pruned_at: Arc::new(AtomicI64::new(0)),
         })
     }
 
@@ -141,6 +146,25 @@ impl Stats {
         let removed = receipt::prune(&self.receipts, now - self.receipt_retention_secs)?;
         // Only a finished prune waits its interval; a failed one is tried again.
         self.receipts_pruned_at.store(now, Ordering::Relaxed);
+        Ok(removed)
+    }
+
+    /// Removes counters of days before the last `[stats] counter_retention_days` local
+    /// days, unless they were pruned within the last hour or are kept for ever.
+    pub fn prune_counters(&self, now: i64) -> Result<usize, StatsError> {
+        if self.counter_retention_days == 0 {
+            return Ok(0);
+        }
+        let last = self.counters_pruned_at.load(Ordering::Relaxed);
+        if now - last < RECEIPT_PRUNE_INTERVAL_SECS {
+            return Ok(0);
+        }
+
+        let today = self.day_of(now);
+        let back = Days::new(self.counter_retention_days - 1);
+        let cutoff = today.checked_sub_days(back).unwrap_or(NaiveDate::MIN);
+        let removed = retention::prune_before(&self.counters, cutoff)?;
+        self.counters_pruned_at.store(now, Ordering::Relaxed);
         Ok(removed)
     }
 }

@@ -536,3 +536,72 @@ fn a_redemption_without_a_receipt_counts_for_the_tag_it_carries() {
     assert_eq!(poster["funnel_redeemed"], 0);
     assert_eq!(row(&report, "(unknown)").counts["redeemed"], 1);
 }
+
+/// Every day a counter of `stats` is kept for, card and rule counters alike.
+fn counted_days(stats: &Stats) -> std::collections::BTreeSet<String> {
+    let mut days = std::collections::BTreeSet::new();
+    for item in stats.counters_tree().iter() {
+        let (raw, _) = item.unwrap();
+        if let Some(card) = key::parse_card_key(&raw) {
+            days.insert(card.day);
+        } else if let Some((day, _, _)) = key::parse_rule_key(&raw) {
+            days.insert(day);
+        }
+    }
+    days
+}
+
+#[test]
+fn counters_older_than_their_retention_are_pruned_and_labels_kept() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let config = StatsConfig {
+        counter_retention_days: 30,
+        ..StatsConfig::default()
+    };
+    let stats = Stats::open(&db, &config).unwrap();
+    const DAY: i64 = 86_400;
+    for (code, at) in [
+        ("c1", NOON - 40 * DAY),
+        ("c2", NOON - 29 * DAY),
+        ("c3", NOON),
+    ] {
+        record(&stats, &received(code, "poster", at));
+        let redeemed = Event {
+            location_id: Some(7),
+            location_name: Some("East Store".to_string()),
+            ..event("user_consume_card", code, at)
+        };
+        record(&stats, &redeemed);
+        stats
+            .counters_tree()
+            .transaction(|tx| {
+                type Never = ConflictableTransactionError<()>;
+                stats.record_outcome_tx::<Never>(tx, "thanks", MessageOutcome::Sent, at)
+            })
+            .unwrap();
+    }
+
+    let removed = stats.prune_counters(NOON).unwrap();
+    let again = stats.prune_counters(NOON + 60).unwrap();
+
+    assert!(removed > 0);
+    assert_eq!(again, 0, "a prune waits its interval");
+    let days: Vec<String> = counted_days(&stats).into_iter().collect();
+    assert_eq!(
+        days,
+        vec!["2026-11-04".to_string(), "2026-12-03".to_string()]
+    );
+    let label = stats.counters_tree().get(key::label_key("7")).unwrap();
+    assert!(label.is_some(), "the location's name is kept");
+}
+
+#[test]
+fn counters_are_kept_for_ever_by_default() {
+    let stats = stats();
+    record(&stats, &received("c1", "poster", NOON - 4_000 * 86_400));
+
+    let removed = stats.prune_counters(NOON).unwrap();
+
+    assert_eq!(removed, 0);
+    assert_eq!(counted_days(&stats).len(), 1);
+}
