@@ -3,6 +3,8 @@
 //! Both formats cap every value's length, and the human-readable one escapes control
 //! characters, so that a value taken from a request cannot forge or flood log lines.
 
+#[cfg(test)]
+mod captured;
 mod escape;
 mod json;
 mod text;

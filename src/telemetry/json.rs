@@ -94,17 +94,15 @@ impl Visit for FieldMap {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
+    use crate::telemetry::captured::Captured;
 
     #[test]
     fn fields_keep_their_types_and_long_strings_are_cut() {
-        let captured = Arc::new(Mutex::new(Vec::new()));
-        let sink = captured.clone();
+        let captured = Captured::default();
         let subscriber = tracing_subscriber::fmt()
             .event_format(JsonLines)
-            .with_writer(move || WriteInto(sink.clone()))
+            .with_writer(captured.clone())
             .finish();
         let long = "y".repeat(1000);
 
@@ -112,7 +110,7 @@ mod tests {
             tracing::info!(inbox_id = 7_u64, ok = true, openid = %long, "event\naccepted");
         });
 
-        let output = String::from_utf8(captured.lock().unwrap().clone()).unwrap();
+        let output = captured.text();
         assert_eq!(output.lines().count(), 1, "{output}");
         let line: Value = serde_json::from_str(&output).unwrap();
         assert_eq!(line["message"], "event\naccepted");
@@ -121,18 +119,5 @@ mod tests {
         assert_eq!(line["level"], "INFO");
         let openid = line["openid"].as_str().unwrap();
         assert_eq!(openid, format!("{}…[744 more chars]", "y".repeat(256)));
-    }
-
-    struct WriteInto(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for WriteInto {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
     }
 }

@@ -5,7 +5,7 @@
 //! The same search runs over the logs and the admin answers of a binary whose API
 //! cannot be reached, speaks no TLS or is too slow, in each token mode.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -68,6 +68,20 @@ fn config_text(dir: &Path, addr: std::net::SocketAddr, wechat: &str) -> String {
         store = dir.join("store").display(),
         rules = dir.join("rules").display(),
     )
+}
+
+/// Starts the binary in `dir` with `rules` and [`config_text`]'s config, logging to
+/// `dir/cardbot.log`; the child and its log's path.
+fn start_logged(dir: &Path, rules: &[(&str, &str)], wechat: &str) -> (ChildServer, PathBuf) {
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    for (name, source) in rules {
+        std::fs::write(dir.join("rules").join(name), source).unwrap();
+    }
+    let log = dir.join("cardbot.log");
+    let addr = free_addr();
+    let config = config_text(dir, addr, wechat);
+    let file = std::fs::File::create(&log).unwrap();
+    (ChildServer::start_logging(dir, &config, addr, file), log)
 }
 
 /// Hands out the distinctive access tokens, and scripts the failures the scenarios need.
@@ -201,21 +215,9 @@ async fn no_secret_or_access_token_appears_in_the_logs() {
     let wechat = FakeWechat::start().await;
     script(&wechat);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
-    for (name, source) in RULES {
-        std::fs::write(dir.path().join("rules").join(name), source).unwrap();
-    }
-    let log = dir.path().join("cardbot.log");
-    let addr = free_addr();
     let api_base = format!("api_base = \"{}\"\n", wechat.url());
-    let config = config_text(dir.path(), addr, &api_base);
-    let child = ChildServer::start_logging(
-        dir.path(),
-        &config,
-        addr,
-        std::fs::File::create(&log).unwrap(),
-    );
-    let base = format!("http://{addr}");
+    let (child, log) = start_logged(dir.path(), &RULES, &api_base);
+    let base = format!("http://{}", child.addr);
 
     let answers = drive(&base, dir.path()).await;
     eventually("both messages are sent", WAIT, || {
@@ -364,20 +366,8 @@ fn failures(fake: &FakeWechat) -> Vec<Failure> {
 /// Everything a failing child said: its log and its admin answers.
 async fn run_failing(failure: &Failure) -> String {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
-    for (name, source) in &RULES[..2] {
-        std::fs::write(dir.path().join("rules").join(name), source).unwrap();
-    }
-    let log = dir.path().join("cardbot.log");
-    let addr = free_addr();
-    let config = config_text(dir.path(), addr, &failure.wechat);
-    let child = ChildServer::start_logging(
-        dir.path(),
-        &config,
-        addr,
-        std::fs::File::create(&log).unwrap(),
-    );
-    let base = format!("http://{addr}");
+    let (child, log) = start_logged(dir.path(), &RULES[..2], &failure.wechat);
+    let base = format!("http://{}", child.addr);
     let now = cardbot::clock::now_secs();
     let taken = push::encrypted(&push::user_get_card(
         "o-leak-f",

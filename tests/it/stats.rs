@@ -131,20 +131,22 @@ async fn admin_stats_counts_each_rules_messages_by_outcome() {
     assert_eq!(by_day["totals"]["received"], 3);
 }
 
+/// `GET /admin/stats?query` with the admin token.
+async fn admin_stats(rig: &Rig, query: &str) -> reqwest::Result<reqwest::Response> {
+    reqwest::Client::new()
+        .get(format!("http://{}/admin/stats?{query}", rig.server.addr))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_stats_refuses_bad_parameters_with_what_to_fix() {
     let rig = start().await;
-    let client = reqwest::Client::new();
-    let get = |query: &str| {
-        client
-            .get(format!("http://{}/admin/stats?{query}", rig.server.addr))
-            .bearer_auth(ADMIN)
-            .send()
-    };
 
-    let bad_day = get("since=2026-02-30").await.unwrap();
-    let bad_by = get("by=shop").await.unwrap();
-    let no_token = client
+    let bad_day = admin_stats(&rig, "since=2026-02-30").await.unwrap();
+    let bad_by = admin_stats(&rig, "by=shop").await.unwrap();
+    let no_token = reqwest::Client::new()
         .get(format!("http://{}/admin/stats", rig.server.addr))
         .send()
         .await
@@ -168,13 +170,6 @@ async fn admin_stats_refuses_bad_parameters_with_what_to_fix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_stats_refuses_an_unknown_parameter_and_answers_json_to_any_query() {
     let rig = start().await;
-    let client = reqwest::Client::new();
-    let get = |query: &str| {
-        client
-            .get(format!("http://{}/admin/stats?{query}", rig.server.addr))
-            .bearer_auth(ADMIN)
-            .send()
-    };
     let odd = [
         "card=%ff%fe",
         "since=2026-12-01&since=2026-12-02",
@@ -187,13 +182,13 @@ async fn admin_stats_refuses_an_unknown_parameter_and_answers_json_to_any_query(
         "by=rule&card=",
     ];
 
-    let misspelt = get("crad=p-other").await.unwrap();
+    let misspelt = admin_stats(&rig, "crad=p-other").await.unwrap();
 
     assert_eq!(misspelt.status(), 400);
     let body: Value = misspelt.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("crad"), "{body}");
     for query in odd {
-        let answer = get(query).await.unwrap();
+        let answer = admin_stats(&rig, query).await.unwrap();
         let status = answer.status();
         let body: Value = answer.json().await.unwrap();
         assert!(status == 200 || status == 400, "{query}: {status} {body}");
