@@ -222,13 +222,17 @@ impl Dispatcher {
             }
         };
 
-        let status = match &outcome {
+        self.record_outcome(decision_id, index, &outcome);
+    }
+
+    /// Writes what became of a message into its decision log entry.
+    fn record_outcome(&self, decision_id: u64, index: u32, outcome: &Attempt) {
+        let mut status = match outcome {
             Attempt::Sent => json!({ "status": "sent" }),
             Attempt::Held => json!({ "status": "held", "reason": "no open window" }),
             Attempt::Deferred => return,
             Attempt::Dead(reason) => json!({ "status": "dead_letter", "reason": reason }),
         };
-        let mut status = status;
         status["at"] = json!(clock::now_secs());
         if let Err(err) = self
             .parts
@@ -446,8 +450,11 @@ impl Dispatcher {
             detail = %detail,
             "message moved to the dead letters"
         );
-        self.bury(entry, reason.clone(), errcode, detail)?;
-        Ok(Attempt::Dead(reason))
+        match self.bury(entry, reason.clone(), errcode, detail)? {
+            true => Ok(Attempt::Dead(reason)),
+            // Settled elsewhere meanwhile; its outcome is recorded there.
+            false => Ok(Attempt::Deferred),
+        }
     }
 
     fn bury(
@@ -456,8 +463,7 @@ impl Dispatcher {
         reason: DeadReason,
         errcode: Option<i64>,
         detail: String,
-    ) -> Result<(), PipelineError> {
-        metrics::record_buried(&reason);
+    ) -> Result<bool, PipelineError> {
         // Delivery policy dropping a message is a suppression; anything else a failure.
         let suppressed = reason == DeadReason::Suppressed
             || (reason == DeadReason::WindowClosed && entry.when_closed == WhenClosed::Drop);
@@ -472,6 +478,13 @@ impl Dispatcher {
             detail,
             at_ms: clock::now_ms(),
         };
-        self.parts.outbox.bury(&letter, &self.parts.stats, outcome)
+        let buried = self
+            .parts
+            .outbox
+            .bury(&letter, &self.parts.stats, outcome)?;
+        if buried {
+            metrics::record_buried(&letter.reason);
+        }
+        Ok(buried)
     }
 }

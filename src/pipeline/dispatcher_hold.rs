@@ -5,14 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::{Attempt, Dispatcher};
 use crate::clock;
 use crate::metrics;
-use crate::pipeline::outbox::{DeadLetter, DeadReason, EntryState, Holding, OutboxEntry};
+use crate::pipeline::outbox::{DeadReason, EntryState, Holding, OutboxEntry};
 use crate::pipeline::PipelineError;
-use crate::stats::MessageOutcome;
 
 /// How often held entries are looked over at most: expired ones buried, ones whose
 /// user has an open window released. A hold shorter than this is looked over as often
@@ -108,41 +105,8 @@ impl Dispatcher {
             "held {} s without an open window",
             self.config.hold_max_secs
         );
-        tracing::error!(
-            outbox_id = entry.id,
-            openid = entry.outgoing.openid(),
-            rule = %entry.rule,
-            detail = %detail,
-            "message moved to the dead letters"
-        );
-        let letter = DeadLetter {
-            entry,
-            reason: DeadReason::WindowClosed,
-            errcode: None,
-            detail,
-            at_ms: clock::now_ms(),
-        };
-        if !self
-            .parts
-            .outbox
-            .bury_held(&letter, &self.parts.stats, MessageOutcome::Failed)?
-        {
-            return Ok(());
-        }
-        metrics::record_buried(&letter.reason);
-
-        let status = json!({
-            "status": "dead_letter",
-            "reason": DeadReason::WindowClosed,
-            "at": clock::now_secs(),
-        });
-        if let Err(err) = self
-            .parts
-            .decisions
-            .update_outcome(decision_id, index, &status)
-        {
-            tracing::warn!(decision_id, error = %err, "failed to record a message outcome");
-        }
+        let outcome = self.dead(entry, DeadReason::WindowClosed, None, detail)?;
+        self.record_outcome(decision_id, index, &outcome);
         Ok(())
     }
 }

@@ -222,26 +222,31 @@ impl Outbox {
         result.map_err(from_transaction)
     }
 
-    /// Moves an entry to the dead letters and counts `outcome` for its rule,
-    /// atomically; an entry no longer pending was settled elsewhere, so it is neither
-    /// buried nor counted again.
+    /// Moves an entry, ready or held, to the dead letters and counts `outcome` for its
+    /// rule, atomically; whether it did. An entry no longer where its state puts it was
+    /// settled or released elsewhere, so it is neither buried nor counted again.
     pub fn bury(
         &self,
         letter: &DeadLetter,
         stats: &Stats,
         outcome: MessageOutcome,
-    ) -> Result<(), PipelineError> {
-        let key = letter.entry.id.to_be_bytes();
+    ) -> Result<bool, PipelineError> {
+        let (pending, key) = match letter.entry.state {
+            EntryState::Held { .. } => (&self.held, hold::held_key(&letter.entry)),
+            _ => (&self.entries, letter.entry.id.to_be_bytes().to_vec()),
+        };
+        let dead_key = letter.entry.id.to_be_bytes();
         let value = encode(DEAD_LETTER_TREE, letter)?;
         let now = letter.at_ms / 1000;
         let result = sled::Transactional::transaction(
-            &(&self.entries, &self.dead, stats.counters_tree()),
-            |(entries, dead, counters)| {
-                if entries.remove(&key)?.is_some() {
-                    stats.record_outcome_tx(counters, &letter.entry.rule, outcome, now)?;
-                    dead.insert(&key, value.clone())?;
+            &(pending, &self.dead, stats.counters_tree()),
+            |(pending, dead, counters)| {
+                if pending.remove(key.as_slice())?.is_none() {
+                    return Ok(false);
                 }
-                Ok::<_, ConflictableTransactionError<PipelineError>>(())
+                stats.record_outcome_tx(counters, &letter.entry.rule, outcome, now)?;
+                dead.insert(&dead_key, value.clone())?;
+                Ok::<_, ConflictableTransactionError<PipelineError>>(true)
             },
         );
         result.map_err(from_transaction)

@@ -6,7 +6,7 @@
 
 use sled::transaction::ConflictableTransactionError;
 
-use super::{DeadLetter, EntryState, Outbox, OutboxEntry, DEAD_LETTER_TREE, OUTBOX_TREE};
+use super::{EntryState, Outbox, OutboxEntry, OUTBOX_TREE};
 use crate::pipeline::{decode, encode, from_transaction, load_tx, store_tx, PipelineError};
 use crate::stats::{MessageOutcome, Stats};
 
@@ -34,7 +34,7 @@ fn user_prefix(openid: &str) -> Vec<u8> {
     key
 }
 
-fn held_key(entry: &OutboxEntry) -> Vec<u8> {
+pub(super) fn held_key(entry: &OutboxEntry) -> Vec<u8> {
     let mut key = user_prefix(entry.outgoing.openid());
     key.extend_from_slice(&entry.id.to_be_bytes());
     key
@@ -112,32 +112,6 @@ impl Outbox {
                 ready.state = EntryState::Ready;
                 ready.not_before_ms = now_ms;
                 store_tx(entries, OUTBOX_TREE, &key, &ready)?;
-                Ok::<_, ConflictableTransactionError<PipelineError>>(true)
-            },
-        );
-        result.map_err(from_transaction)
-    }
-
-    /// Moves a held entry to the dead letters and counts `outcome` for its rule,
-    /// atomically; an entry released meanwhile is left alone.
-    pub fn bury_held(
-        &self,
-        letter: &DeadLetter,
-        stats: &Stats,
-        outcome: MessageOutcome,
-    ) -> Result<bool, PipelineError> {
-        let held_key = held_key(&letter.entry);
-        let key = letter.entry.id.to_be_bytes();
-        let value = encode(DEAD_LETTER_TREE, letter)?;
-        let now = letter.at_ms / 1000;
-        let result = sled::Transactional::transaction(
-            &(&self.held, &self.dead, stats.counters_tree()),
-            |(held_tree, dead, counters)| {
-                if held_tree.remove(held_key.as_slice())?.is_none() {
-                    return Ok(false);
-                }
-                stats.record_outcome_tx(counters, &letter.entry.rule, outcome, now)?;
-                dead.insert(&key, value.clone())?;
                 Ok::<_, ConflictableTransactionError<PipelineError>>(true)
             },
         );

@@ -135,7 +135,7 @@ fn a_held_entry_released_since_it_was_read_is_neither_buried_nor_counted() {
     };
 
     let buried = outbox
-        .bury_held(&letter, &stats, MessageOutcome::Failed)
+        .bury(&letter, &stats, MessageOutcome::Failed)
         .unwrap();
 
     assert!(!buried);
